@@ -1,0 +1,3 @@
+from ai.nemotron.cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""``python -m ai.nemotron``: serve a model with the llama.cpp-compatible API.
+
+Options fall back to NEMOTRON_* environment variables, then to the defaults: the embedded
+SmolLM2-135M-Instruct GGUF with the llama.cpp engine on 127.0.0.1:8091.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import Any
+
+import uvicorn
+
+from ai.nemotron.engines import ENGINE_NAMES, create_engine
+from ai.nemotron.server import create_app
+from ai.nemotron.settings import ServerSettings, embedded_model_path
+
+
+def parse_args(argv: list[str] | None = None) -> ServerSettings:
+    env = ServerSettings()
+    p = argparse.ArgumentParser(
+        prog="python -m ai.nemotron", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--engine", choices=ENGINE_NAMES, default=env.engine, help="inference engine (NEMOTRON_ENGINE)")
+    p.add_argument(
+        "--model",
+        "-m",
+        default=env.model_path,
+        help="GGUF file (llamacpp) or HF model folder/name (hf); default: the embedded model (NEMOTRON_MODEL_PATH)",
+    )
+    p.add_argument("--host", default=env.host, help="listen address (NEMOTRON_HOST)")
+    p.add_argument("--port", type=int, default=env.port, help="listen port (NEMOTRON_PORT)")
+    p.add_argument(
+        "--ctx-size", "-c", type=int, default=env.context_size, help="context window in tokens (NEMOTRON_CONTEXT_SIZE)"
+    )
+    p.add_argument(
+        "--parallel",
+        "-np",
+        type=int,
+        default=env.parallel,
+        help="number of slots served at once; further requests queue (NEMOTRON_PARALLEL)",
+    )
+    p.add_argument("--api-key", default=env.api_key, help="require 'Authorization: Bearer KEY' (NEMOTRON_API_KEY)")
+    p.add_argument(
+        "--gpu-layers",
+        "-ngl",
+        type=int,
+        default=env.gpu_layers,
+        help="layers offloaded to the GPU, llamacpp engine (NEMOTRON_GPU_LAYERS)",
+    )
+    p.add_argument("--threads", "-t", type=int, default=env.threads, help="CPU threads (NEMOTRON_THREADS)")
+    args = p.parse_args(argv)
+    return ServerSettings.model_validate(
+        {
+            "engine": args.engine,
+            "model_path": args.model,
+            "host": args.host,
+            "port": args.port,
+            "context_size": args.ctx_size,
+            "parallel": args.parallel,
+            "api_key": args.api_key,
+            "gpu_layers": args.gpu_layers,
+            "threads": args.threads,
+        }
+    )
+
+
+def engine_options(settings: ServerSettings) -> dict[str, Any]:
+    """Constructor arguments of the chosen engine that come from the common settings."""
+    model = settings.model_path or str(embedded_model_path())
+    options: dict[str, Any] = {"model": model, "n_ctx": settings.context_size, "threads": settings.threads}
+    if settings.engine == "llamacpp":
+        options["gpu_layers"] = settings.gpu_layers
+    return options
+
+
+def run_server(settings: ServerSettings, extra_engine_options: dict[str, Any] | None = None) -> None:
+    """Build the engine, start the HTTP server and load the model in the background."""
+    logging.basicConfig(
+        level=os.environ.get("NEMOTRON_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    engine = create_engine(settings.engine, **{**engine_options(settings), **(extra_engine_options or {})})
+    app = create_app(engine, settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_server(parse_args(argv))

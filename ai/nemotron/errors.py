@@ -1,0 +1,48 @@
+"""Errors in llama.cpp server's shape: ``{"error": {"code", "message", "type"}}``."""
+
+from __future__ import annotations
+
+
+class ServerError(Exception):
+    """An error the HTTP layer turns into llama.cpp's error body with the matching status."""
+
+    status_code = 500
+    error_type = "server_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def body(self) -> dict[str, object]:
+        return {"error": {"code": self.status_code, "message": self.message, "type": self.error_type}}
+
+
+class InvalidRequestError(ServerError):
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class ContextOverflowError(ServerError):
+    """The prompt does not fit the context window (llama-server: exceed_context_size_error)."""
+
+    status_code = 400
+    error_type = "exceed_context_size_error"
+
+
+class ConstraintError(InvalidRequestError):
+    """A structured-output constraint the engine cannot enforce: never answered free-form."""
+
+
+class AuthenticationError(ServerError):
+    status_code = 401
+    error_type = "authentication_error"
+
+
+class NotFoundError(ServerError):
+    status_code = 404
+    error_type = "not_found_error"
+
+
+class UnavailableError(ServerError):
+    status_code = 503
+    error_type = "unavailable_error"

@@ -1,0 +1,459 @@
+"""The HTTP server: llama.cpp's server API and its OpenAI-compatible endpoints over one engine.
+
+The model loads in the background after start-up; until it is ready /health answers 503 "Loading model"
+(and every generation endpoint 503 too), exactly like llama-server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ValidationError
+
+from ai.nemotron.chat import render_chat
+from ai.nemotron.constraints import constraint_from_request
+from ai.nemotron.engines.base import Engine, SamplingParams
+from ai.nemotron.errors import (
+    AuthenticationError,
+    ContextOverflowError,
+    InvalidRequestError,
+    ServerError,
+    UnavailableError,
+)
+from ai.nemotron.generation import CompletionResult, run_completion
+from ai.nemotron.metrics import ServerMetrics
+from ai.nemotron.schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    DetokenizeRequest,
+    OpenAICompletionRequest,
+    TokenizeRequest,
+)
+from ai.nemotron.settings import ServerSettings
+from ai.nemotron.slots import SlotPool, run_in_thread
+
+log = logging.getLogger("ai.nemotron")
+
+PUBLIC_PATHS = frozenset({"/health", "/v1/health", "/models", "/v1/models"})
+
+
+class ServerState:
+    """The engine and everything that exists only once it has loaded."""
+
+    def __init__(self, engine: Engine, settings: ServerSettings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.status = "loading"  # loading | ready | error
+        self.load_error = ""
+        self.pool = SlotPool([])
+        self.metrics = ServerMetrics(lambda: self.pool.processing, lambda: self.pool.deferred)
+        self.created = int(time.time())
+
+    def load(self) -> None:
+        try:
+            self.engine.load()
+            self.pool = SlotPool([self.engine.new_slot() for _ in range(self.settings.parallel)])
+        except Exception as exc:  # a broken model must show as unhealthy, never crash silently
+            log.exception("model failed to load")
+            self.status, self.load_error = "error", f"{type(exc).__name__}: {exc}"
+            return
+        self.status = "ready"
+        log.info("model %s loaded with engine %s", self.engine.model_name, self.engine.name)
+
+    def require_ready(self) -> None:
+        if self.status == "loading":
+            raise UnavailableError("Loading model")
+        if self.status == "error":
+            raise UnavailableError(f"Model failed to load: {self.load_error}")
+
+
+def _parse(model: type[BaseModel], body: Any) -> Any:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        raise InvalidRequestError(f"invalid field '{where}': {err['msg']}") from exc
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequestError("request body must be a JSON object")
+    return body
+
+
+def _sse(payload: dict[str, Any] | str) -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    return f"data: {data}\n\n".encode()
+
+
+class Generation:
+    """One generation request, from prompt tokens to result, shared by all generation endpoints."""
+
+    def __init__(
+        self,
+        state: ServerState,
+        prompt: str | list[int],
+        n_predict: int,
+        stop: list[str],
+        params: SamplingParams,
+        body: dict[str, Any],
+        cache_prompt: bool = True,
+    ) -> None:
+        engine = state.engine
+        self.state = state
+        if isinstance(prompt, str):
+            self.tokens = engine.tokenize(prompt, add_special=True, parse_special=True)
+        else:
+            self.tokens = list(prompt)
+            bad = [t for t in self.tokens if not 0 <= t < engine.vocab_size]
+            if bad:
+                raise InvalidRequestError(f"prompt token id {bad[0]} is out of range 0..{engine.vocab_size - 1}")
+        if not self.tokens:
+            raise InvalidRequestError("the prompt is empty")
+        if len(self.tokens) >= engine.n_ctx:
+            raise ContextOverflowError(
+                f"the request exceeds the available context size: the prompt has {len(self.tokens)} tokens "
+                f"and the context holds {engine.n_ctx}; shorten the prompt or raise --ctx-size"
+            )
+        cap = getattr(engine, "max_new_tokens", None)
+        self.n_predict = n_predict if cap is None or 0 <= n_predict <= cap else cap
+        self.stop = stop
+        self.params = params
+        self.cache_prompt = cache_prompt
+        constraint = constraint_from_request(body)
+        self.compiled = engine.compile_constraint(constraint) if constraint is not None else None
+        self.cancelled = threading.Event()
+
+    async def run(self, on_text: Callable[[str], None] | None = None) -> CompletionResult:
+        started = time.perf_counter()
+        async with self.state.pool.acquire(self.tokens) as slot:
+            if not self.cache_prompt:
+                slot.cached_tokens = []
+
+            def work() -> CompletionResult:
+                return run_completion(
+                    self.state.engine,
+                    slot,
+                    self.tokens,
+                    n_predict=self.n_predict,
+                    stop=self.stop,
+                    params=self.params,
+                    constraint=self.compiled,
+                    cancelled=self.cancelled,
+                    on_text=on_text,
+                )
+
+            result = await run_in_thread(work, self.cancelled)
+        self.state.metrics.observe(result, time.perf_counter() - started)
+        return result
+
+    def stream(
+        self, final: Callable[[CompletionResult], list[dict[str, Any] | str]], piece: Callable[[str], dict[str, Any]]
+    ) -> StreamingResponse:
+        """Server-sent events: one event per piece of text, then the ``final`` events."""
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def on_text(text: str) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, text)
+
+        async def events() -> AsyncIterator[bytes]:
+            task = asyncio.create_task(self.run(on_text))
+            task.add_done_callback(lambda _: queue.put_nowait(None))
+            try:
+                while (text := await queue.get()) is not None:
+                    yield _sse(piece(text))
+                try:
+                    result = task.result()
+                except ServerError as exc:
+                    yield _sse(exc.body())
+                    return
+                for event in final(result):
+                    yield _sse(event)
+            finally:
+                if not task.done():
+                    self.cancelled.set()
+                    task.cancel()
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def _completion_body(result: CompletionResult, state: ServerState, req: CompletionRequest) -> dict[str, Any]:
+    return {
+        "index": 0,
+        "content": result.content,
+        "tokens": [],
+        "id_slot": 0,
+        "stop": True,
+        "model": state.engine.model_name,
+        "tokens_predicted": result.tokens_predicted,
+        "tokens_evaluated": result.tokens_evaluated,
+        "generation_settings": {"n_predict": req.n_predict, **req.sampling().model_dump(), "stop": req.stop},
+        "prompt": req.prompt if isinstance(req.prompt, str) else "",
+        "has_new_line": "\n" in result.content,
+        "truncated": result.truncated,
+        "stop_type": result.stop_type,
+        "stopping_word": result.stopping_word,
+        "tokens_cached": result.tokens_cached,
+        "timings": result.timings.as_dict(),
+    }
+
+
+def _finish_reason(result: CompletionResult) -> str:
+    return "length" if result.stop_type == "limit" else "stop"
+
+
+def _usage(result: CompletionResult) -> dict[str, int]:
+    return {
+        "prompt_tokens": result.tokens_evaluated,
+        "completion_tokens": result.tokens_predicted,
+        "total_tokens": result.tokens_evaluated + result.tokens_predicted,
+    }
+
+
+def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
+    state = ServerState(engine, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loader = threading.Thread(target=state.load, name="model-loader", daemon=True)
+        loader.start()
+        yield
+
+    app = FastAPI(title="Nemotron LLM server (llama.cpp-compatible)", lifespan=lifespan)
+    app.state.server = state
+
+    @app.exception_handler(ServerError)
+    async def server_error(request: Request, exc: ServerError) -> JSONResponse:
+        state.metrics.errors.labels(exc.error_type).inc()
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return await server_error(request, InvalidRequestError(f"invalid field '{where}': {err['msg']}"))
+
+    @app.middleware("http")
+    async def api_key(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        key = settings.api_key
+        if key and request.url.path not in PUBLIC_PATHS:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if given != key and request.headers.get("x-api-key") != key:
+                return await server_error(request, AuthenticationError("Invalid API Key"))
+        return await call_next(request)
+
+    @app.get("/health")
+    @app.get("/v1/health")
+    async def health() -> JSONResponse:
+        if state.status != "ready":
+            try:
+                state.require_ready()
+            except ServerError as exc:
+                return JSONResponse(exc.body(), status_code=exc.status_code)
+        details = engine.health_details()
+        body = {
+            "status": "healthy" if state.status == "ready" else "unhealthy",
+            "model": engine.model_name,
+            "model_loaded": True,
+            "engine": engine.name,
+            **details,
+            "slots_idle": len(state.pool.slots) - state.pool.processing,
+            "slots_processing": state.pool.processing,
+        }
+        return JSONResponse(body)
+
+    @app.get("/props")
+    async def props() -> dict[str, Any]:
+        state.require_ready()
+        return {
+            "default_generation_settings": {"n_ctx": engine.n_ctx, "params": SamplingParams().model_dump()},
+            "total_slots": settings.parallel,
+            "model_path": engine.model_path,
+            "chat_template": engine.chat_template or "",
+            **engine.special_tokens,
+            "build_info": f"ai.nemotron/{engine.name}",
+        }
+
+    @app.get("/models")
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": engine.model_name,
+                    "object": "model",
+                    "created": state.created,
+                    "owned_by": "llamacpp",
+                    "meta": {
+                        "n_ctx_train": engine.n_ctx,
+                        "n_vocab": engine.vocab_size if state.status == "ready" else None,
+                        "engine": engine.name,
+                        "path": engine.model_path,
+                    },
+                }
+            ],
+        }
+
+    @app.post("/tokenize")
+    async def tokenize(request: Request) -> dict[str, Any]:
+        state.require_ready()
+        req: TokenizeRequest = _parse(TokenizeRequest, await _json_body(request))
+        tokens = engine.tokenize(req.content, add_special=req.add_special, parse_special=True)
+        if not req.with_pieces:
+            return {"tokens": tokens}
+        pieces = []
+        for t in tokens:
+            raw = engine.token_bytes(t)
+            try:
+                piece: str | list[int] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                piece = list(raw)
+            pieces.append({"id": t, "piece": piece})
+        return {"tokens": pieces}
+
+    @app.post("/detokenize")
+    async def detokenize(request: Request) -> dict[str, str]:
+        state.require_ready()
+        req: DetokenizeRequest = _parse(DetokenizeRequest, await _json_body(request))
+        bad = [t for t in req.tokens if not 0 <= t < engine.vocab_size]
+        if bad:
+            raise InvalidRequestError(f"token id {bad[0]} is out of range 0..{engine.vocab_size - 1}")
+        return {"content": engine.detokenize(req.tokens)}
+
+    @app.post("/completion")
+    @app.post("/completions")
+    async def completion(request: Request) -> Response:
+        state.require_ready()
+        body = await _json_body(request)
+        req: CompletionRequest = _parse(CompletionRequest, body)
+        gen = Generation(state, req.prompt, req.n_predict, req.stop, req.sampling(), body, req.cache_prompt)
+        if req.stream:
+            return gen.stream(
+                final=lambda r: [{**_completion_body(r, state, req), "content": ""}],
+                piece=lambda text: {"index": 0, "content": text, "tokens": [], "stop": False, "id_slot": 0},
+            )
+        return JSONResponse(_completion_body(await gen.run(), state, req))
+
+    @app.post("/v1/completions")
+    async def openai_completion(request: Request) -> Response:
+        state.require_ready()
+        body = await _json_body(request)
+        req: OpenAICompletionRequest = _parse(OpenAICompletionRequest, body)
+        n_predict = -1 if req.max_tokens is None else req.max_tokens
+        gen = Generation(state, req.prompt, n_predict, req.stop, req.sampling(), body, req.cache_prompt)
+        ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+
+        def envelope(choices: list[dict[str, Any]]) -> dict[str, Any]:
+            return {
+                "id": ident,
+                "object": "text_completion",
+                "created": created,
+                "model": engine.model_name,
+                "choices": choices,
+            }
+
+        def choice(text: str, finish: str | None) -> dict[str, Any]:
+            return {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+
+        if req.stream:
+            include_usage = bool((req.stream_options or {}).get("include_usage"))
+
+            def final(r: CompletionResult) -> list[dict[str, Any] | str]:
+                last = envelope([choice("", _finish_reason(r))])
+                if include_usage:
+                    last["usage"] = _usage(r)
+                last["timings"] = r.timings.as_dict()
+                return [last, "[DONE]"]
+
+            return gen.stream(final=final, piece=lambda text: envelope([choice(text, None)]))
+        result = await gen.run()
+        return JSONResponse(
+            {
+                **envelope([choice(result.content, _finish_reason(result))]),
+                "usage": _usage(result),
+                "timings": result.timings.as_dict(),
+            }
+        )
+
+    @app.post("/v1/chat/completions")
+    @app.post("/chat/completions")
+    async def chat_completion(request: Request) -> Response:
+        state.require_ready()
+        body = await _json_body(request)
+        req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
+        try:
+            messages = [{"role": m.role, "content": m.text()} for m in req.messages]
+        except ValueError as exc:
+            raise InvalidRequestError(f"messages: {exc}") from exc
+        prompt = render_chat(messages, engine.chat_template, engine.special_tokens)
+        n_predict = -1 if req.max_tokens is None else req.max_tokens
+        gen = Generation(state, prompt, n_predict, req.stop, req.sampling(), body, req.cache_prompt)
+        ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+        def envelope(kind: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
+            return {
+                "id": ident,
+                "object": kind,
+                "created": created,
+                "model": engine.model_name,
+                "system_fingerprint": f"ai.nemotron/{engine.name}",
+                "choices": choices,
+            }
+
+        if req.stream:
+            include_usage = bool((req.stream_options or {}).get("include_usage"))
+            first = True
+
+            def piece(text: str) -> dict[str, Any]:
+                nonlocal first
+                delta = {"role": "assistant", "content": text} if first else {"content": text}
+                first = False
+                return envelope("chat.completion.chunk", [{"index": 0, "delta": delta, "finish_reason": None}])
+
+            def final(r: CompletionResult) -> list[dict[str, Any] | str]:
+                last = envelope(
+                    "chat.completion.chunk", [{"index": 0, "delta": {}, "finish_reason": _finish_reason(r)}]
+                )
+                if include_usage:
+                    last["usage"] = _usage(r)
+                last["timings"] = r.timings.as_dict()
+                return [last, "[DONE]"]
+
+            return gen.stream(final=final, piece=piece)
+        result = await gen.run()
+        message = {"role": "assistant", "content": result.content}
+        return JSONResponse(
+            {
+                **envelope(
+                    "chat.completion",
+                    [{"index": 0, "message": message, "logprobs": None, "finish_reason": _finish_reason(result)}],
+                ),
+                "usage": _usage(result),
+                "timings": result.timings.as_dict(),
+            }
+        )
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

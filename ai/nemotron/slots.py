@@ -1,0 +1,59 @@
+"""The slot pool: N independent KV caches, one request each; extra requests wait their turn.
+
+A request gets the free slot whose cache shares the longest prefix with its prompt (what llama-server
+does), so the analyzer's static system prompt stays cached. A slot goes back to the pool only once its
+worker thread has finished, even if the client went away, so two requests never touch one cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from ai.nemotron.engines.base import EngineSlot
+
+T = TypeVar("T")
+
+
+class SlotPool:
+    def __init__(self, slots: list[EngineSlot]) -> None:
+        self.slots = slots
+        self._free = list(slots)
+        self._cond = asyncio.Condition()
+        self.deferred = 0  # requests waiting for a slot
+
+    @property
+    def processing(self) -> int:
+        return len(self.slots) - len(self._free)
+
+    @asynccontextmanager
+    async def acquire(self, prompt_tokens: list[int]) -> AsyncIterator[EngineSlot]:
+        async with self._cond:
+            self.deferred += 1
+            try:
+                await self._cond.wait_for(lambda: bool(self._free))
+            finally:
+                self.deferred -= 1
+            slot = max(self._free, key=lambda s: s.common_prefix(prompt_tokens))
+            self._free.remove(slot)
+        try:
+            yield slot
+        finally:
+            async with self._cond:
+                self._free.append(slot)
+                self._cond.notify()
+
+
+async def run_in_thread(fn: Callable[[], T], cancelled: threading.Event) -> T:
+    """Run ``fn`` in a worker thread; if the caller is cancelled, signal ``cancelled`` and still wait
+    for the thread to finish before re-raising, so the slot it uses is never handed out mid-request."""
+    future = asyncio.get_running_loop().run_in_executor(None, fn)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        cancelled.set()
+        await asyncio.wait([future])
+        raise
