@@ -9,9 +9,11 @@ class ServerError(Exception):
     status_code = 500
     error_type = "server_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, status_code: int | None = None, error_type: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.status_code = status_code or self.status_code
+        self.error_type = error_type or self.error_type
 
     def body(self) -> dict[str, object]:
         return {"error": {"code": self.status_code, "message": self.message, "type": self.error_type}}
@@ -36,11 +38,6 @@ class ConstraintError(InvalidRequestError):
 class AuthenticationError(ServerError):
     status_code = 401
     error_type = "authentication_error"
-
-
-class NotFoundError(ServerError):
-    status_code = 404
-    error_type = "not_found_error"
 
 
 class UnavailableError(ServerError):

@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import BaseModel, ValidationError
 
 from ai.nemotron.chat import render_chat
@@ -244,6 +245,11 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     async def server_error(request: Request, exc: ServerError) -> JSONResponse:
         state.metrics.errors.labels(exc.error_type).inc()
         return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+        return await server_error(request, ServerError(str(exc.detail), exc.status_code, kind))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

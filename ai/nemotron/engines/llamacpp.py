@@ -29,6 +29,21 @@ _FTYPE_NAMES = {
 }
 
 
+# llama-cpp-python's schema converter lets raw control characters (a newline, say) into JSON strings, which
+# makes invalid JSON; upstream llama.cpp's converter excludes them. Tighten that one rule.
+_LOOSE_CHAR_RULE = r'char ::= [^"\\] |'
+_STRICT_CHAR_RULE = r'char ::= [^"\\\x7F\x00-\x1F] |'
+
+
+def schema_grammar(schema: dict[str, Any]) -> str:
+    """GBNF for a JSON schema (llama-cpp-python's converter, with JSON-valid strings)."""
+    try:
+        gbnf = json_schema_to_gbnf(json.dumps(schema))
+    except Exception as exc:  # the converter raises plain Exceptions for unsupported schemas
+        raise ConstraintError(f"json_schema cannot be enforced: {exc}") from exc
+    return gbnf.replace(_LOOSE_CHAR_RULE, _STRICT_CHAR_RULE)
+
+
 class LlamaCppSlot(EngineSlot):
     def __init__(self, engine: LlamaCppEngine) -> None:
         super().__init__()
@@ -125,10 +140,7 @@ class LlamaCppEngine(Engine):
 
     def compile_constraint(self, constraint: Constraint) -> LlamaGrammar:
         if constraint.kind == "json_schema":
-            try:
-                gbnf = json_schema_to_gbnf(json.dumps(constraint.value))
-            except Exception as exc:  # the converter raises plain Exceptions for unsupported schemas
-                raise ConstraintError(f"json_schema cannot be enforced: {exc}") from exc
+            gbnf = schema_grammar(constraint.value)
         elif constraint.kind == "json_object":
             gbnf = JSON_GBNF  # its root is a JSON object
         elif constraint.kind == "choice":
