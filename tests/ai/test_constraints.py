@@ -81,3 +81,29 @@ def test_regex_to_gbnf(pattern: str, grammar: str) -> None:
 def test_regex_features_without_grammar_equivalent_are_rejected(pattern: str) -> None:
     with pytest.raises(ConstraintError, match="guided_regex"):
         regex_grammar(pattern)
+
+
+def test_integer_bounds_become_an_enforced_enum() -> None:
+    from ai.nemotron.engines.llamacpp_schema import schema_grammar
+
+    grammar = schema_grammar(
+        {"type": "object", "properties": {"s": {"type": "integer", "minimum": 98, "maximum": 100}}}
+    )
+    assert 's ::= "98" | "99" | "100"' in grammar
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ({"type": "number", "minimum": 0}, "integers only"),
+        ({"type": "integer", "minimum": 0}, "both ends"),
+        ({"type": "integer", "minimum": 5, "maximum": 4}, "empty"),
+        ({"type": "array", "uniqueItems": True}, "uniqueItems"),
+        ({"type": "object", "properties": {"a": {"type": "integer", "multipleOf": 5}}}, "#/properties/a"),
+    ],
+)
+def test_schema_keywords_llama_cpp_would_drop_are_refused(schema: dict, message: str) -> None:
+    from ai.nemotron.engines.llamacpp_schema import schema_grammar
+
+    with pytest.raises(ConstraintError, match=message):
+        schema_grammar(schema)

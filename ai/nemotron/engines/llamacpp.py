@@ -7,7 +7,6 @@ grammar sampler, so every sampled token is allowed by the grammar.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections.abc import Iterator
@@ -15,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import llama_cpp
-from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
+from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
 
 from ai.nemotron.constraints import Constraint
 from ai.nemotron.engines.base import Engine, EngineSlot, SamplingParams
+from ai.nemotron.engines.llamacpp_schema import schema_grammar
 from ai.nemotron.errors import ConstraintError
 from ai.nemotron.gbnf import choice_grammar, regex_grammar
 
@@ -27,21 +27,6 @@ _FTYPE_NAMES = {
     for name, value in vars(llama_cpp).items()
     if name.startswith("LLAMA_FTYPE_") and isinstance(value, int)
 }
-
-
-# llama-cpp-python's schema converter lets raw control characters (a newline, say) into JSON strings, which
-# makes invalid JSON; upstream llama.cpp's converter excludes them. Tighten that one rule.
-_LOOSE_CHAR_RULE = r'char ::= [^"\\] |'
-_STRICT_CHAR_RULE = r'char ::= [^"\\\x7F\x00-\x1F] |'
-
-
-def schema_grammar(schema: dict[str, Any]) -> str:
-    """GBNF for a JSON schema (llama-cpp-python's converter, with JSON-valid strings)."""
-    try:
-        gbnf = json_schema_to_gbnf(json.dumps(schema))
-    except Exception as exc:  # the converter raises plain Exceptions for unsupported schemas
-        raise ConstraintError(f"json_schema cannot be enforced: {exc}") from exc
-    return gbnf.replace(_LOOSE_CHAR_RULE, _STRICT_CHAR_RULE)
 
 
 class LlamaCppSlot(EngineSlot):
