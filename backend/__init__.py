@@ -1,0 +1,1 @@
+"""Risk-reasoning backend: camera detections in, risk-scored security events out."""
