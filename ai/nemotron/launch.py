@@ -11,7 +11,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -83,3 +86,17 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def llm_server_at(url: str, *args: str, log_file: Path | None = None) -> Iterator[str]:
+    """Use the LLM server at ``url`` if it answers; otherwise start the embedded one for the duration
+    (on ``url``'s port when that is free) and yield its address."""
+    if is_healthy(url):
+        yield url
+        return
+    port = urlsplit(url).port
+    with socket.socket() as s:
+        taken = port is None or s.connect_ex(("127.0.0.1", port)) == 0
+    with ServerProcess(*args, port=None if taken else port, log_file=log_file) as server:
+        yield server.url
