@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
+
+from ai.nemotron.launch import ServerProcess
 
 RISK_SCHEMA = {
     "type": "object",
@@ -120,3 +124,36 @@ def test_regex_with_classes_and_repeats(client: httpx.Client) -> None:
     for seed in range(5):
         text = generate(client, "/completion", {"nvext": {"guided_regex": pattern}}, seed, 20)
         assert re.fullmatch(pattern, text), text
+
+
+@pytest.fixture(scope="module")
+def hf_client(model_path: Path) -> Iterator[httpx.Client]:
+    """The server on the HF Transformers engine, the same embedded model loaded from its GGUF."""
+    with (
+        ServerProcess("--engine", "hf", "--model", str(model_path), "--ctx-size", "2048", "--threads", "1") as s,
+        httpx.Client(base_url=s.url, timeout=300) as client,
+    ):
+        yield client
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "form", ["llama.cpp json_schema", "OpenAI response_format json_schema", "NIM nvext.guided_json (chat)"]
+)
+def test_hf_engine_enforces_the_schema_too(hf_client: httpx.Client, form: str) -> None:
+    assert hf_client.get("/health").json()["engine"] == "hf"
+    endpoint, extra = FORMS[form]
+    for seed in range(3):
+        jsonschema.validate(json.loads(generate(hf_client, endpoint, extra, seed)), RISK_SCHEMA)
+
+
+def test_hf_engine_choice_and_regex(hf_client: httpx.Client) -> None:
+    for seed in range(3):
+        assert generate(hf_client, "/completion", {"nvext": {"guided_choice": ["low", "high"]}}, seed, 8) in (
+            "low",
+            "high",
+        )
+        assert re.fullmatch(
+            "[0-9]|[1-9][0-9]|100",
+            generate(hf_client, "/completion", {"guided_regex": "[0-9]|[1-9][0-9]|100"}, seed, 8),
+        )
