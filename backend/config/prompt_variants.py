@@ -45,6 +45,7 @@ class PromptVariant(BaseModel):
         *,
         token_budget: int | None = None,
         count_tokens: Callable[[str], int] | None = None,
+        evidence: str | None = None,
     ) -> RenderedPrompt:
         """The ChatML prompt for one batch with this variant's system prompt. A longer system prompt than the
         default shrinks the budget left for detections by the difference, so the whole still fits."""
@@ -53,7 +54,9 @@ class PromptVariant(BaseModel):
         if budget is not None and self.system_prompt != base_system:
             count = count_tokens or estimate_tokens
             budget -= max(0, count(self.system_prompt) - count(base_system))
-        prompt = build_prompt(ctx, template, reasoning=self.reasoning, token_budget=budget, count_tokens=count_tokens)
+        prompt = build_prompt(
+            ctx, template, reasoning=self.reasoning, token_budget=budget, count_tokens=count_tokens, evidence=evidence
+        )
         if self.system_prompt == prompt.system:
             return prompt
         chatml = to_chatml(self.system_prompt, prompt.user)

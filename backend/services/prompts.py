@@ -106,7 +106,7 @@ RISK_ANALYSIS_PROMPT = Template(f"""Rate this batch from the camera, the time of
 $camera
 $detections
 {DATA_CLOSE}
-{_ASK}""")
+${{evidence}}{_ASK}""")
 
 _CONTEXT_GUIDE = (
     "Weigh where things happened (entry_point matters most, then yard and driveway; sidewalk and street least), "
@@ -138,7 +138,7 @@ $baseline
 $cross_camera
 $detections
 {DATA_CLOSE}
-{_ASK}""")
+${{evidence}}{_ASK}""")
 
 FULL_ENRICHED_RISK_ANALYSIS_PROMPT = Template(f"""Rate this batch. {_CONTEXT_GUIDE}
 {_IDENTITY_GUIDE}
@@ -150,7 +150,7 @@ $cross_camera
 $identities
 $detections
 {DATA_CLOSE}
-{_ASK}""")
+${{evidence}}{_ASK}""")
 
 VISION_ENHANCED_RISK_ANALYSIS_PROMPT = Template(f"""Rate this batch. {_CONTEXT_GUIDE}
 {_IDENTITY_GUIDE}
@@ -163,7 +163,7 @@ $cross_camera
 $identities
 $detections
 {DATA_CLOSE}
-{_ASK}""")
+${{evidence}}{_ASK}""")
 
 MODEL_ZOO_ENHANCED_RISK_ANALYSIS_PROMPT = Template(f"""Rate this batch. {_CONTEXT_GUIDE}
 {_IDENTITY_GUIDE}
@@ -178,7 +178,7 @@ $cross_camera
 $identities
 $detections
 {DATA_CLOSE}
-{_ASK}""")
+${{evidence}}{_ASK}""")
 
 TEMPLATES: dict[TemplateKey, Template] = {
     "basic": RISK_ANALYSIS_PROMPT,
@@ -470,8 +470,11 @@ def build_prompt(
     reasoning: bool = False,
     token_budget: int | None = None,
     count_tokens: Callable[[str], int] | None = None,
+    evidence: str | None = None,
 ) -> RenderedPrompt:
-    """The ChatML prompt for one batch. With ``token_budget`` (tokens for the whole ChatML text, counted by
+    """The ChatML prompt for one batch. ``evidence``: the system's own checklist verdict
+    (evidence_risk.EvidenceAssessment.prompt_summary), shown after the camera data, outside it.
+    With ``token_budget`` (tokens for the whole ChatML text, counted by
     ``count_tokens`` or :func:`estimate_tokens`), detection lines are summarized as needed to fit;
     PromptBudgetError if even the fully summarized prompt does not fit."""
     key = template or select_template(ctx)
@@ -491,7 +494,7 @@ def build_prompt(
 
     def render(kept: set[int]) -> RenderedPrompt:
         detections, shown = _detections_section(ctx, lines, kept)
-        user = TEMPLATES[key].substitute(sections, detections=detections)
+        user = TEMPLATES[key].substitute(sections, detections=detections, evidence=f"{evidence}\n" if evidence else "")
         return RenderedPrompt(
             template=key,
             system=system,

@@ -1,0 +1,286 @@
+"""The risk analyzer: a batch of detections in, one stored, risk-scored Event out.
+
+Flow (spec "Integration Flow"): load the batch from the database with its context (zones, baseline
+learned from history, cross-camera activity, household), derive the facts, pick the prompt template
+from the enrichment present, fit the prompt to the model's context, ask the LLM (structured output in
+whatever form the server enforces), parse and validate the answer, and store the Event, exactly one per
+batch. :meth:`NemotronAnalyzer.assess` is the part without the database: the evaluation runs it on
+scenario files, so it measures the very code production runs.
+
+When the LLM is down or its answer stays unusable, the Event is stored ``not_assessed`` with the
+reason, never with a made-up score; the dispatcher retries it later and the same row becomes assessed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.api.schemas.detections import Enrichment, ScenarioInput
+from backend.api.schemas.llm_response import RISK_ANALYSIS_JSON_SCHEMA
+from backend.config.prompt_variants import get_prompt_variant
+from backend.config.settings import BackendSettings, get_settings
+from backend.models import Detection, Event, EventKind, EventStatus
+from backend.services import metrics
+from backend.services.context_enrichment import AnalysisContext, build_context
+from backend.services.event_store import fast_path_key, save_event
+from backend.services.evidence_risk import EvidenceAssessment, assess_evidence, combine
+from backend.services.history import load_batch_scenario
+from backend.services.llm_client import LLMClient, LLMError
+from backend.services.prompts import RenderedPrompt, estimate_tokens
+from backend.services.risk_parsing import RiskParseError, extract_reasoning_and_response, parse_risk_response
+
+__all__ = ["AnalysisFailedError", "NemotronAnalyzer", "RiskAssessment", "extract_reasoning_and_response"]
+
+log = logging.getLogger(__name__)
+PARSE_ATTEMPTS = 2  # a fresh sample when the first answer is unusable
+MAX_ERROR_CHARS = 2000
+
+
+class AnalysisFailedError(Exception):
+    """No usable assessment: the LLM is unreachable or its answers could not be parsed."""
+
+
+class RiskAssessment(BaseModel):
+    """What the analysis decided, and which part decided what (``decided_by``): the LLM's own score, the
+    evidence checklist's score and bounds, and the final score (the LLM's, clamped into those bounds)."""
+
+    risk_score: int
+    risk_level: str
+    summary: str
+    reasoning: str = ""
+    risk_factors: list[str] = Field(default_factory=list)
+    recommended_action: str = ""
+    template: str
+    level_corrected: bool = False
+    correction_note: str = ""
+    llm_model: str = ""
+    llm_latency_ms: int = 0
+    decided_by: dict[str, Any] = Field(default_factory=dict)
+    llm_score: int
+    evidence_score: int
+    prompt_tokens: int | None = None
+    cached_tokens: int | None = None
+
+    def event_fields(self) -> dict[str, Any]:
+        fields = self.model_dump(exclude={"prompt_tokens", "cached_tokens", "llm_score", "evidence_score"})
+        return {**fields, "status": EventStatus.ASSESSED}
+
+
+class NemotronAnalyzer:
+    def __init__(
+        self,
+        redis_client: Any | None = None,
+        use_enriched_context: bool = True,
+        use_enrichment_pipeline: bool = True,
+        *,
+        session_factory: async_sessionmaker[AsyncSession] | None = None,
+        settings: BackendSettings | None = None,
+        llm_client: LLMClient | None = None,
+        reasoning: bool | None = None,
+        prompt_variant: str = "current",
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.redis = redis_client
+        self.use_enriched_context = use_enriched_context
+        self.use_enrichment_pipeline = use_enrichment_pipeline
+        self.sessions = session_factory
+        key = self.settings.llm_api_key
+        self.llm = llm_client or LLMClient(self.settings.llm_url, api_key=key.get_secret_value() if key else None)
+        reasoning = self.settings.use_reasoning if reasoning is None else reasoning
+        self.prompt_variant = get_prompt_variant("cot" if reasoning and prompt_variant == "current" else prompt_variant)
+        self._flights: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    # --- the part without a database: scenario in, assessment out ---------------------------------------
+
+    def _scope(self, scenario: ScenarioInput) -> ScenarioInput:
+        """Drop the context kinds this analyzer was told not to use."""
+        update: dict[str, Any] = {}
+        if not self.use_enriched_context:
+            update.update(zones=[], baseline=None, cross_camera=[])
+        if not self.use_enrichment_pipeline:
+            update["detections"] = [d.model_copy(update={"enrichment": Enrichment()}) for d in scenario.detections]
+        return scenario.model_copy(update=update) if update else scenario
+
+    async def _fit_prompt(
+        self, ctx: AnalysisContext, evidence: EvidenceAssessment, template: str | None
+    ) -> RenderedPrompt:
+        """The prompt, summarized only if the server's tokenizer says it doesn't fit the budget."""
+        budget = self.settings.llm_prompt_token_budget
+        shown = evidence.prompt_summary()
+        prompt = self.prompt_variant.build(ctx, template, evidence=shown)  # type: ignore[arg-type]
+        for _ in range(3):
+            real = await self.llm.count_tokens(prompt.chatml)
+            if real <= budget:
+                return prompt
+            ratio = real / max(1, estimate_tokens(prompt.chatml)) * 1.05  # calibrate the estimate on this text
+            prompt = self.prompt_variant.build(
+                ctx,
+                template,  # type: ignore[arg-type]
+                token_budget=budget,
+                count_tokens=lambda t, r=ratio: math.ceil(estimate_tokens(t) * r),
+                evidence=shown,
+            )
+            budget -= max(0, real - budget) // 4  # tighten further if the calibrated fit still overshoots
+        return prompt
+
+    async def assess(self, scenario: ScenarioInput, *, template: str | None = None) -> RiskAssessment:
+        """Prompt the LLM about one batch, validate its answer and bound it by the evidence.
+        Raises AnalysisFailedError when the LLM gives no usable answer."""
+        ctx = build_context(self._scope(scenario))
+        evidence = assess_evidence(ctx)
+        try:
+            prompt = await self._fit_prompt(ctx, evidence, template)
+        except LLMError as exc:
+            raise AnalysisFailedError(f"LLM unavailable: {exc}") from exc
+        problems: list[str] = []
+        for attempt in range(1, PARSE_ATTEMPTS + 1):
+            started = time.perf_counter()
+            try:
+                reply = await self.llm.complete(
+                    system=prompt.system, user=prompt.user, chatml=prompt.chatml, schema=RISK_ANALYSIS_JSON_SCHEMA
+                )
+            except LLMError as exc:
+                raise AnalysisFailedError(f"LLM unavailable: {exc}") from exc
+            finally:
+                metrics.LLM_LATENCY.observe(time.perf_counter() - started)
+            try:
+                parsed = parse_risk_response(reply.text)
+            except RiskParseError as exc:
+                metrics.LLM_PARSE_FAILURES.inc()
+                problems.append(f"attempt {attempt}: {exc}")
+                log.warning("unusable LLM answer", extra={"attempt": attempt, "error": str(exc)})
+                continue
+            final = combine(evidence, parsed.risk_score, parsed.raw_level)
+            factors = list(dict.fromkeys([*final.risk_factors, *parsed.risk_factors]))
+            notes = [parsed.correction_note or ""] if parsed.level_corrected else []
+            if final.risk_score != parsed.risk_score:
+                notes.append(
+                    f"LLM score {parsed.risk_score} clamped into the evidence bounds "
+                    f"{evidence.min_score}-{evidence.max_score}"
+                )
+            decided_by = {
+                **final.decided_by,
+                "summary": "llm" if parsed.summary else "evidence",
+                "template": prompt.template,
+                "prompt_variant": self.prompt_variant.key,
+                "structured_output": reply.structured,
+                "api": reply.api,
+                "prompt_summarized": prompt.summarized,
+                "detections_shown": prompt.detections_shown,
+                "detections_total": prompt.detections_total,
+                "attempts": attempt,
+            }
+            return RiskAssessment(
+                risk_score=final.risk_score,
+                risk_level=final.risk_level,
+                summary=parsed.summary or evidence.explanation,
+                reasoning=parsed.reasoning,
+                risk_factors=factors[:12],
+                recommended_action=parsed.recommended_action or "",
+                template=prompt.template,
+                level_corrected=final.decided_by["risk_level"] == "score_band",
+                correction_note="; ".join(n for n in notes if n),
+                llm_model=reply.model,
+                llm_latency_ms=round(reply.latency_ms),
+                decided_by=decided_by,
+                llm_score=parsed.risk_score,
+                evidence_score=evidence.score,
+                prompt_tokens=reply.prompt_tokens,
+                cached_tokens=reply.cached_tokens,
+            )
+        raise AnalysisFailedError("unusable LLM answers: " + "; ".join(problems))
+
+    # --- the production path: database in, stored Event out ---------------------------------------------
+
+    def _session(self) -> AsyncSession:
+        if self.sessions is None:
+            raise RuntimeError("NemotronAnalyzer needs session_factory= to analyze stored batches")
+        return self.sessions()
+
+    @asynccontextmanager
+    async def _single_flight(self, key: str) -> AsyncIterator[None]:
+        """One analysis of a batch at a time in this process (Redis adds the same across processes);
+        the database's unique batch_id is what guarantees one event even without it."""
+        lock, users = self._flights.get(key, (asyncio.Lock(), 0))
+        self._flights[key] = (lock, users + 1)
+        try:
+            async with lock, self._redis_lock(key):
+                yield
+        finally:
+            lock, users = self._flights[key]
+            if users == 1:
+                del self._flights[key]
+            else:
+                self._flights[key] = (lock, users - 1)
+
+    @asynccontextmanager
+    async def _redis_lock(self, key: str) -> AsyncIterator[None]:
+        if self.redis is None:
+            yield
+            return
+        name = f"{self.settings.redis_key_prefix}analyzing:{key}"
+        acquired = False
+        for _ in range(600):  # wait up to a minute for another process's analysis of the same batch
+            acquired = bool(await self.redis.set(name, "1", nx=True, ex=300))
+            if acquired:
+                break
+            await asyncio.sleep(0.1)
+        try:
+            yield
+        finally:
+            if acquired:
+                await self.redis.delete(name)
+
+    async def _existing(self, session: AsyncSession, key: str) -> Event | None:
+        event = await session.scalar(select(Event).where(Event.batch_id == key))
+        return event if event is not None and event.status == EventStatus.ASSESSED else None
+
+    async def _analyze(self, key: str, camera_id: str, kind: EventKind, detection_pks: list[int]) -> Event:
+        async with self._single_flight(key):
+            async with self._session() as session:
+                if (done := await self._existing(session, key)) is not None:
+                    return done  # delivered twice: the first analysis stands
+                scenario = await load_batch_scenario(
+                    session,
+                    camera_id,
+                    detection_pks,
+                    baseline_weeks=self.settings.baseline_weeks,
+                    cross_camera_minutes=self.settings.cross_camera_minutes,
+                )
+            try:
+                values = (await self.assess(scenario)).event_fields()
+            except AnalysisFailedError as exc:
+                values = {"status": EventStatus.NOT_ASSESSED, "error": str(exc)[:MAX_ERROR_CHARS]}
+            async with self._session() as session:
+                return await save_event(
+                    session,
+                    batch_id=key,
+                    camera_id=camera_id,
+                    kind=kind,
+                    detection_pks=detection_pks,
+                    assessment=values,
+                    retry_base_seconds=self.settings.retry_interval_seconds,
+                    max_attempts=self.settings.retry_max_attempts,
+                )
+
+    async def analyze_batch(self, batch_id: str, camera_id: str, detection_ids: list[int]) -> Event:
+        """Analyze a closed batch (detection database ids) and return its stored Event."""
+        return await self._analyze(batch_id, camera_id, EventKind.BATCH, list(detection_ids))
+
+    async def analyze_detection_fast_path(self, camera_id: str, detection_id: int) -> Event:
+        """A first verdict on one high-confidence critical detection, before its batch closes."""
+        async with self._session() as session:
+            external = await session.scalar(select(Detection.detection_id).where(Detection.id == detection_id))
+        if external is None:
+            raise LookupError(f"detection {detection_id} of camera {camera_id!r} is not stored")
+        return await self._analyze(fast_path_key(camera_id, external), camera_id, EventKind.FAST_PATH, [detection_id])
