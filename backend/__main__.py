@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m backend", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the API server")
+    commands.add_parser("serve", help="run the API server").set_defaults(handler=_serve)
     demo = commands.add_parser("demo", help="feed sample camera scenarios and show the risk events live")
     demo.add_argument("--scenarios", type=int, default=4, help="how many sample scenarios to feed (default 4)")
     demo.add_argument("--keep-running", action="store_true", help="keep serving (API docs at /docs) until Ctrl-C")
@@ -42,9 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="LLM server to use (default LLM_URL; the embedded server is started if none answers)",
     )
+    demo.set_defaults(handler=_demo)
+    from backend.evaluation.cli import register
+
+    register(commands)
     args = parser.parse_args(argv)
-    handlers: dict[str, Callable[[argparse.Namespace], int]] = {"serve": _serve, "demo": _demo}
-    return handlers[args.command](args)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,115 @@
+"""Run the production analyzer over labelled scenarios and score it three ways.
+
+Each scenario goes through :meth:`NemotronAnalyzer.assess`, the code production runs, against a real LLM
+server; only its ``detections.json`` is given to it. From each run come three verdicts, measured side by
+side: ``combined`` (what an event records: the LLM's score bounded by the evidence checklist),
+``llm_only`` (the model's own score and the band of it) and ``evidence_only`` (the checklist alone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from backend.evaluation.prompt_eval_dataset import EvalSample
+from backend.evaluation.prompt_evaluator import calculate_metrics, evaluate_batch
+from backend.services.context_enrichment import build_context
+from backend.services.evidence_risk import assess_evidence
+from backend.services.nemotron_analyzer import AnalysisFailedError, NemotronAnalyzer
+from backend.services.risk_levels import level_for_score
+
+SCORERS = ("combined", "llm_only", "evidence_only")
+
+
+class Prediction(BaseModel):
+    scenario_id: str
+    category: str
+    expected_min: int
+    expected_max: int
+    expected_level: str
+    status: str  # assessed | not_assessed
+    risk_score: int | None
+    risk_level: str | None
+    llm_score: int | None
+    evidence_score: int
+    template: str | None = None
+    seconds: float
+    error: str = ""
+
+    def as_scorer(self, scorer: str) -> dict[str, Any]:
+        """This prediction as one scorer's verdict, the shape evaluate_batch takes."""
+        if scorer == "evidence_only":
+            return {
+                "risk_score": self.evidence_score,
+                "risk_level": level_for_score(self.evidence_score),
+                "status": "assessed",
+            }
+        score = self.risk_score if scorer == "combined" else self.llm_score
+        level = None if score is None else level_for_score(score)
+        return {"risk_score": score, "risk_level": level, "status": self.status}
+
+
+async def predict(analyzer: NemotronAnalyzer, sample: EvalSample) -> Prediction:
+    evidence = assess_evidence(build_context(sample.inputs))
+    started = time.perf_counter()
+    common = {
+        "scenario_id": sample.scenario_id,
+        "category": sample.category,
+        "expected_min": sample.expected_min,
+        "expected_max": sample.expected_max,
+        "expected_level": sample.expected_level,
+        "evidence_score": evidence.score,
+    }
+    try:
+        verdict = await analyzer.assess(sample.inputs)
+    except AnalysisFailedError as exc:
+        return Prediction(
+            **common,
+            status="not_assessed",
+            risk_score=None,
+            risk_level=None,
+            llm_score=None,
+            seconds=time.perf_counter() - started,
+            error=str(exc),
+        )
+    return Prediction(
+        **common,
+        status="assessed",
+        risk_score=verdict.risk_score,
+        risk_level=verdict.risk_level,
+        llm_score=verdict.llm_score,
+        template=verdict.template,
+        seconds=time.perf_counter() - started,
+    )
+
+
+async def run_predictions(
+    analyzer: NemotronAnalyzer,
+    samples: list[EvalSample],
+    *,
+    concurrency: int = 1,
+    on_done: Callable[[Prediction], None] | None = None,
+) -> list[Prediction]:
+    """Predictions aligned with ``samples``."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(sample: EvalSample) -> Prediction:
+        async with gate:
+            prediction = await predict(analyzer, sample)
+        if on_done is not None:
+            on_done(prediction)
+        return prediction
+
+    return list(await asyncio.gather(*(one(s) for s in samples)))
+
+
+def score_all(samples: list[EvalSample], predictions: list[Prediction]) -> dict[str, dict[str, Any]]:
+    """calculate_metrics for each of the three scorers."""
+    return {
+        scorer: calculate_metrics(evaluate_batch(samples, [p.as_scorer(scorer) for p in predictions]))
+        for scorer in SCORERS
+    }
