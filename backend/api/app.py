@@ -1,0 +1,116 @@
+"""The FastAPI application: ``create_app(settings, analyzer)``; run with ``python -m backend.api``.
+
+The lifespan migrates the database, connects Redis (if REDIS_URL is set), starts the broadcaster, recovers
+open batches, and runs two loops: the batcher (closes due batches) and the retry loop (re-runs failed
+analyses). Closed batches and fast-path detections go to the analyzer; every stored event is broadcast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.api.routes import cameras, detections, events, system
+from backend.api.services import AppServices
+from backend.config.logging import configure_logging
+from backend.config.settings import BackendSettings, get_settings
+from backend.db.session import create_engine_from_url, create_session_factory, init_db
+from backend.services.analysis_dispatch import AnalysisDispatcher, Analyzer
+from backend.services.batch_state import BatchRules, BatchState, MemoryBatchState, RedisBatchState
+from backend.services.batcher import Batcher
+from backend.services.broadcaster import Broadcaster
+from backend.services.ingest import FastPathRule
+
+logger = logging.getLogger(__name__)
+
+
+def _default_analyzer(
+    settings: BackendSettings, redis: Redis | None, sessions: async_sessionmaker[AsyncSession]
+) -> Analyzer:
+    from backend.services.nemotron_analyzer import NemotronAnalyzer
+
+    analyzer: Analyzer = NemotronAnalyzer(
+        redis_client=redis,
+        use_enriched_context=True,
+        use_enrichment_pipeline=True,
+        session_factory=sessions,
+        settings=settings,
+        llm_client=None,
+    )
+    return analyzer
+
+
+def create_app(settings: BackendSettings | None = None, analyzer: Analyzer | None = None) -> FastAPI:
+    """The app; ``analyzer`` defaults to ``NemotronAnalyzer`` built from ``settings`` at start-up."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
+        await init_db(settings.database_url)
+        engine = create_engine_from_url(settings.database_url)
+        sessions = create_session_factory(engine)
+        redis = Redis.from_url(settings.redis_url, decode_responses=True) if settings.redis_url else None
+        broadcaster = Broadcaster(redis, settings.redis_events_channel)
+        await broadcaster.start()
+        dispatcher = AnalysisDispatcher(
+            analyzer or _default_analyzer(settings, redis, sessions),
+            sessions,
+            broadcaster.publish,
+            retry_base_seconds=settings.retry_interval_seconds,
+            max_attempts=settings.retry_max_attempts,
+            lease_seconds=settings.analysis_lease_seconds,
+            concurrency=settings.analysis_concurrency,
+        )
+        rules = BatchRules(settings.batch_window_seconds, settings.batch_idle_seconds, settings.batch_max_detections)
+        state: BatchState = (
+            RedisBatchState(redis, rules, settings.redis_key_prefix) if redis is not None else MemoryBatchState(rules)
+        )
+        batcher = Batcher(
+            sessions,
+            state,
+            rules,
+            on_batch_closed=dispatcher.on_batch_closed,
+            on_fast_path=dispatcher.on_fast_path,
+            analysis_lease_seconds=settings.analysis_lease_seconds,
+            tick_seconds=settings.batch_tick_seconds,
+        )
+        app.state.services = AppServices(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            redis=redis,
+            broadcaster=broadcaster,
+            dispatcher=dispatcher,
+            batcher=batcher,
+            fast_path_rule=FastPathRule(settings.fast_path_confidence, frozenset(settings.fast_path_object_types)),
+        )
+        await batcher.recover()
+        loops = [asyncio.create_task(batcher.run()), asyncio.create_task(dispatcher.run())]
+        logger.info("backend started", extra={"database": engine.url.get_backend_name(), "redis": redis is not None})
+        try:
+            yield
+        finally:
+            for loop in loops:
+                loop.cancel()
+            for loop in loops:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop
+            await batcher.stop()
+            await broadcaster.stop()
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
+            logger.info("backend stopped")
+
+    app = FastAPI(title="Nemotron risk service", version="0.1.0", lifespan=lifespan)
+    for module in (cameras, detections, events, system):
+        app.include_router(module.router)
+    return app

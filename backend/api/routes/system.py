@@ -1,0 +1,67 @@
+"""Health (database, Redis, LLM server) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import APIRouter, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from backend.api.services import Services
+from backend.services.metrics import REGISTRY
+
+router = APIRouter(tags=["system"])
+
+LLM_HEALTH_TIMEOUT_SECONDS = 2.0
+
+
+async def _check_database(services: Services) -> str:
+    try:
+        async with services.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"error: {type(exc).__name__}: {exc}"
+    return "ok"
+
+
+async def _check_redis(services: Services) -> str:
+    if services.redis is None:
+        return "disabled"
+    try:
+        await services.redis.ping()
+    except Exception as exc:
+        return f"error: {type(exc).__name__}: {exc}"
+    return "ok"
+
+
+async def _check_llm(services: Services) -> str:
+    settings = services.settings
+    headers = {}
+    if settings.llm_api_key is not None:
+        headers["Authorization"] = f"Bearer {settings.llm_api_key.get_secret_value()}"
+    try:
+        async with httpx.AsyncClient(timeout=LLM_HEALTH_TIMEOUT_SECONDS) as client:
+            answer = await client.get(f"{settings.llm_url.rstrip('/')}/health", headers=headers)
+    except httpx.HTTPError as exc:
+        return f"error: {type(exc).__name__}: {exc}"
+    return "ok" if answer.status_code == 200 else f"error: HTTP {answer.status_code}"
+
+
+@router.get("/health")
+async def health(services: Services, response: Response) -> dict[str, object]:
+    """503 when the database (or a configured Redis) is down; ``degraded`` when only the LLM is unreachable."""
+    checks = {
+        "database": await _check_database(services),
+        "redis": await _check_redis(services),
+        "llm": await _check_llm(services),
+    }
+    essential_ok = checks["database"] == "ok" and checks["redis"] in ("ok", "disabled")
+    if not essential_ok:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    overall = "ok" if essential_ok and checks["llm"] == "ok" else ("degraded" if essential_ok else "unavailable")
+    return {"status": overall, "checks": checks}
+
+
+@router.get("/metrics")
+async def prometheus_metrics() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

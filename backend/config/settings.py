@@ -1,0 +1,112 @@
+"""Backend settings from the environment (DATABASE_URL, REDIS_URL, LLM_URL, BATCH_*, ...).
+
+Fast path: a detection is analyzed at once (and still joins its batch) when
+``confidence >= FAST_PATH_CONFIDENCE`` and its ``object_type`` is one of ``FAST_PATH_OBJECT_TYPES``,
+or when its enrichment flags ``weapon`` or ``violence`` as detected with a confidence at or above
+that same threshold, whatever the object type.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SQLITE_PATH = REPO_ROOT / "var" / "nemotron.db"
+
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+}
+_SUPPORTED_SCHEMES = {"postgresql+asyncpg", "sqlite+aiosqlite"}
+
+
+def normalize_database_url(url: str) -> str:
+    """``postgresql://`` and ``sqlite:///`` URLs get their async drivers (asyncpg, aiosqlite)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"DATABASE_URL is not a URL: {url!r}")
+    scheme = _ASYNC_DRIVERS.get(scheme, scheme)
+    if scheme not in _SUPPORTED_SCHEMES:
+        raise ValueError(f"DATABASE_URL scheme {scheme!r} is not supported: use postgresql:// or sqlite:///")
+    return f"{scheme}://{rest}"
+
+
+class BackendSettings(BaseSettings):
+    """Environment: DATABASE_URL, REDIS_URL, LLM_URL, LLM_API_KEY, BATCH_WINDOW_SECONDS, ... (case-insensitive)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}"
+    redis_url: str | None = None  # None: batch state and event fan-out stay in this process
+    redis_key_prefix: str = "nemotron:"
+    redis_events_channel: str = "events"
+
+    llm_url: str = "http://127.0.0.1:8091"
+    llm_api_key: SecretStr | None = None
+    use_reasoning: bool = False
+    # prompt tokens allowed per analysis: the server's context minus room for the answer (4096 - 1536 here)
+    llm_prompt_token_budget: int = Field(default=2560, ge=256)
+
+    batch_window_seconds: float = Field(default=90.0, gt=0)
+    batch_idle_seconds: float = Field(default=30.0, gt=0)
+    batch_max_detections: int = Field(default=50, ge=1)
+    batch_tick_seconds: float = Field(default=1.0, gt=0)
+
+    fast_path_confidence: float = Field(default=0.90, ge=0.0, le=1.0)
+    fast_path_object_types: Annotated[list[str], NoDecode] = ["person", "knife", "gun", "weapon"]
+
+    retry_interval_seconds: float = Field(default=30.0, gt=0)  # first retry delay; doubles per attempt
+    retry_max_attempts: int = Field(default=5, ge=1)
+    analysis_lease_seconds: float = Field(default=300.0, gt=0)  # a closed batch not analyzed by then is redelivered
+    analysis_concurrency: int = Field(default=2, ge=1)  # analyses running at once per process
+
+    baseline_weeks: int = Field(default=4, ge=1, le=52)
+    cross_camera_minutes: float = Field(default=10.0, ge=0)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        return normalize_database_url(url)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _blank_is_none(cls, url: str | None) -> str | None:
+        return url or None
+
+    @field_validator("fast_path_object_types", mode="before")
+    @classmethod
+    def _split_types(cls, value: object) -> object:
+        if isinstance(value, str):  # FAST_PATH_OBJECT_TYPES=person,knife or a JSON list
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [part for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("fast_path_object_types")
+    @classmethod
+    def _lower_types(cls, types: list[str]) -> list[str]:
+        return [t.strip().lower() for t in types]
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, level: object) -> object:
+        return level.upper() if isinstance(level, str) else level
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> BackendSettings:
+    return BackendSettings()

@@ -1,0 +1,274 @@
+"""Storing, listing and reviewing events: exactly one event per batch, even under concurrent deliveries.
+
+``save_event`` inserts with the unique ``batch_id`` (``INSERT ... ON CONFLICT DO NOTHING``); when the row is
+already there it loads it, and a ``not_assessed`` row is updated in place by a later ``assessed`` result
+(the retry path). A failed analysis (``not_assessed``) is given ``next_retry_at`` with exponential backoff
+until ``max_attempts`` is reached; ``events_to_retry`` hands due ones out, each to one caller only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Insert, Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from backend.db.session import rows_affected
+from backend.models import Detection, Event, EventDetection, EventKind, EventStatus, table_of, utcnow
+
+ASSESSMENT_FIELDS = frozenset(
+    {
+        "status",
+        "risk_score",
+        "risk_level",
+        "summary",
+        "reasoning",
+        "risk_factors",
+        "recommended_action",
+        "template",
+        "decided_by",
+        "level_corrected",
+        "correction_note",
+        "llm_model",
+        "llm_latency_ms",
+        "error",
+        "started_at",
+        "ended_at",
+    }
+)
+RISK_LEVELS = ("low", "medium", "high", "critical")
+
+
+def fast_path_key(camera_id: str, detection_id: str) -> str:
+    """The ``batch_id`` of the fast-path event of one detection (its external id)."""
+    return f"fast:{camera_id}:{detection_id}"
+
+
+def insert_ignoring_conflicts(session: AsyncSession, table: Table, conflict_columns: Sequence[str]) -> Insert:
+    """``INSERT ... ON CONFLICT (conflict_columns) DO NOTHING`` for the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    raise NotImplementedError(f"unsupported database dialect {dialect!r}")
+
+
+def retry_delay(attempts: int, base_seconds: float) -> timedelta:
+    """Exponential backoff: base, 2*base, 4*base, ... after the 1st, 2nd, 3rd failed attempt."""
+    return timedelta(seconds=base_seconds * 2 ** max(attempts - 1, 0))
+
+
+def _validated(assessment: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(assessment) - ASSESSMENT_FIELDS
+    if unknown:
+        raise ValueError(f"unknown assessment fields: {sorted(unknown)}")
+    values = dict(assessment)
+    status = values.setdefault("status", EventStatus.ASSESSED)
+    if status not in (EventStatus.ASSESSED, EventStatus.NOT_ASSESSED):
+        raise ValueError(f"assessment status must be 'assessed' or 'not_assessed', not {status!r}")
+    if status == EventStatus.ASSESSED:
+        score, level = values.get("risk_score"), values.get("risk_level")
+        if not isinstance(score, int) or not 0 <= score <= 100:
+            raise ValueError(f"an assessed event needs risk_score 0-100, got {score!r}")
+        if level not in RISK_LEVELS:
+            raise ValueError(f"an assessed event needs risk_level in {RISK_LEVELS}, got {level!r}")
+    return values
+
+
+def _retry_schedule(
+    status: str, attempts: int, now: datetime, base_seconds: float, max_attempts: int
+) -> datetime | None:
+    if status == EventStatus.ASSESSED or attempts >= max_attempts:
+        return None
+    return now + retry_delay(attempts, base_seconds)
+
+
+async def _detection_window(session: AsyncSession, detection_pks: Sequence[int]) -> tuple[datetime | None, ...]:
+    if not detection_pks:
+        return (None, None)
+    row = (
+        await session.execute(
+            select(func.min(Detection.detected_at), func.max(Detection.detected_at)).where(
+                Detection.id.in_(detection_pks)
+            )
+        )
+    ).one()
+    return tuple(row)
+
+
+async def _link_detections(session: AsyncSession, event_id: int, detection_pks: Iterable[int]) -> None:
+    rows = [{"event_id": event_id, "detection_id": pk} for pk in sorted(set(detection_pks))]
+    if rows:
+        table = table_of(EventDetection)
+        await session.execute(insert_ignoring_conflicts(session, table, ["event_id", "detection_id"]), rows)
+
+
+async def save_event(
+    session: AsyncSession,
+    *,
+    batch_id: str,
+    camera_id: str,
+    kind: str,
+    detection_pks: Sequence[int],
+    assessment: dict[str, Any],
+    retry_base_seconds: float = 30.0,
+    max_attempts: int = 5,
+    now: datetime | None = None,
+) -> Event:
+    """Stores the assessment of one batch (or fast-path detection) and commits; idempotent per ``batch_id``.
+
+    ``assessment`` holds Event columns (``ASSESSMENT_FIELDS``); ``status`` defaults to ``assessed``, which
+    requires ``risk_score`` (0-100) and ``risk_level``. ``started_at``/``ended_at`` default to the first and last
+    detection time. If the event exists: an ``assessed`` one is returned unchanged; a ``not_assessed`` one is
+    updated in place (attempts + 1) by a new assessment. Returns the stored row, never a second one.
+    """
+    if kind not in (EventKind.BATCH, EventKind.FAST_PATH):
+        raise ValueError(f"event kind must be 'batch' or 'fast_path', not {kind!r}")
+    values = _validated(assessment)
+    now = now or utcnow()
+    if "started_at" not in values or "ended_at" not in values:
+        first, last = await _detection_window(session, detection_pks)
+        values.setdefault("started_at", first)
+        values.setdefault("ended_at", last)
+
+    table = table_of(Event)
+    insert = insert_ignoring_conflicts(session, table, ["batch_id"]).returning(table.c.id)
+    new_values = {
+        **values,
+        "batch_id": batch_id,
+        "camera_id": camera_id,
+        "kind": kind,
+        "attempts": 1,
+        "next_retry_at": _retry_schedule(values["status"], 1, now, retry_base_seconds, max_attempts),
+        "created_at": now,
+        "updated_at": now,
+    }
+    event_id = (await session.execute(insert.values(**new_values))).scalar_one_or_none()
+    if event_id is None:
+        event_id = await _update_unassessed(session, batch_id, values, now, retry_base_seconds, max_attempts)
+    await _link_detections(session, event_id, detection_pks)
+    await session.commit()
+    event = await session.get(Event, event_id, populate_existing=True)
+    assert event is not None  # committed above
+    return event
+
+
+async def _update_unassessed(
+    session: AsyncSession,
+    batch_id: str,
+    values: dict[str, Any],
+    now: datetime,
+    retry_base_seconds: float,
+    max_attempts: int,
+) -> int:
+    """The existing event's id, after replacing its content if it was not assessed yet (one writer wins)."""
+    existing = (await session.execute(select(Event.id, Event.attempts).where(Event.batch_id == batch_id))).one()
+    attempts = existing.attempts + 1
+    await session.execute(
+        update(Event)
+        .where(Event.id == existing.id, Event.status == EventStatus.NOT_ASSESSED)
+        .values(
+            **values,
+            attempts=attempts,
+            next_retry_at=_retry_schedule(values["status"], attempts, now, retry_base_seconds, max_attempts),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(existing.id)
+
+
+async def get_event(session: AsyncSession, event_id: int, *, with_detections: bool = False) -> Event | None:
+    options = [selectinload(Event.detections)] if with_detections else []
+    return await session.get(Event, event_id, options=options, populate_existing=True)
+
+
+async def list_events(
+    session: AsyncSession,
+    camera_id: str | None = None,
+    level: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    reviewed: bool | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Event]:
+    """Events newest first (by first detection time); ``since``/``until`` bound that time (inclusive, exclusive)."""
+    query = select(Event)
+    if camera_id is not None:
+        query = query.where(Event.camera_id == camera_id)
+    if level is not None:
+        query = query.where(Event.risk_level == level)
+    if status is not None:
+        query = query.where(Event.status == status)
+    if since is not None:
+        query = query.where(Event.started_at >= since)
+    if until is not None:
+        query = query.where(Event.started_at < until)
+    if reviewed is not None:
+        query = query.where(Event.reviewed.is_(reviewed))
+    query = query.order_by(Event.started_at.desc(), Event.id.desc()).limit(limit).offset(offset)
+    return list((await session.scalars(query)).all())
+
+
+async def mark_reviewed(session: AsyncSession, event_id: int, notes: str | None = None) -> Event | None:
+    """Marks an event reviewed (keeping the first review time) and commits; None if there is no such event."""
+    event = await session.get(Event, event_id)
+    if event is None:
+        return None
+    event.reviewed = True
+    event.reviewed_at = event.reviewed_at or utcnow()
+    if notes is not None:
+        event.notes = notes
+    await session.commit()
+    return event
+
+
+async def events_to_retry(session: AsyncSession, now: datetime, *, lease_seconds: float = 300.0) -> list[Event]:
+    """Not-assessed events whose retry time has come, each claimed for this caller only and committed.
+
+    Claiming moves ``next_retry_at`` ``lease_seconds`` ahead: if the retry never saves a result, the event is
+    handed out again then; a saved result sets the real next retry (or none).
+    """
+    due = (
+        await session.execute(
+            select(Event.id, Event.next_retry_at)
+            .where(Event.status == EventStatus.NOT_ASSESSED, Event.next_retry_at <= now)
+            .order_by(Event.next_retry_at)
+            .limit(100)
+        )
+    ).all()
+    claimed: list[int] = []
+    lease_until = now + timedelta(seconds=lease_seconds)
+    for event_id, retry_at in due:
+        changed = await rows_affected(
+            session,
+            update(Event)
+            .where(Event.id == event_id, Event.next_retry_at == retry_at, Event.status == EventStatus.NOT_ASSESSED)
+            .values(next_retry_at=lease_until)
+            .execution_options(synchronize_session=False),
+        )
+        if changed == 1:
+            claimed.append(event_id)
+    await session.commit()
+    if not claimed:
+        return []
+    events = await session.scalars(select(Event).where(Event.id.in_(claimed)).order_by(Event.id))
+    return list(events.all())
+
+
+async def event_detection_pks(session: AsyncSession, event_id: int) -> list[int]:
+    """The detections behind an event, in time order."""
+    rows = await session.scalars(
+        select(EventDetection.detection_id)
+        .join(Detection, Detection.id == EventDetection.detection_id)
+        .where(EventDetection.event_id == event_id)
+        .order_by(Detection.detected_at, Detection.id)
+    )
+    return list(rows.all())

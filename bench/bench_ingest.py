@@ -1,0 +1,197 @@
+"""Bulk detection ingest through the REST API (in-process ASGI), into SQLite and into PostgreSQL.
+
+    python -m bench.bench_ingest [--requests 20] [--size 1000] [--backends sqlite,postgresql] [--redis URL]
+
+Each backend gets a fresh database (a temporary SQLite file; a ``bench_nemotron_<random>`` PostgreSQL database,
+dropped afterwards). Two modes: ``history`` (``analyze: false``: stored only) and ``batched`` (batches of 50 are
+formed, closed and handed to an analyzer while ingest goes on). The analyzer is a fixed stand-in that stores
+a low-risk event: the LLM is not what this measures. ``drain`` is the time until those analyses finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.api.app import create_app
+from backend.api.services import AppServices
+from backend.config.settings import BackendSettings
+from backend.db.session import create_engine_from_url, create_session_factory
+from backend.models import Detection, Event
+from backend.services.event_store import fast_path_key, save_event
+
+CAMERAS = ("front_door", "driveway", "backyard", "garage")
+OBJECTS = ("person", "car", "dog", "cat", "bicycle", "truck")
+
+
+class FixedAnalyzer:
+    """Stores a fixed low-risk assessment: ingest and batching are measured, not the LLM."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def analyze_batch(self, batch_id: str, camera_id: str, detection_ids: list[int]) -> Event:
+        async with self.sessions() as session:
+            return await save_event(
+                session,
+                batch_id=batch_id,
+                camera_id=camera_id,
+                kind="batch",
+                detection_pks=detection_ids,
+                assessment={"risk_score": 5, "risk_level": "low", "summary": "benchmark"},
+            )
+
+    async def analyze_detection_fast_path(self, camera_id: str, detection_id: int) -> Event:
+        async with self.sessions() as session:
+            external = await session.scalar(select(Detection.detection_id).where(Detection.id == detection_id))
+            return await save_event(
+                session,
+                batch_id=fast_path_key(camera_id, external or str(detection_id)),
+                camera_id=camera_id,
+                kind="fast_path",
+                detection_pks=[detection_id],
+                assessment={"risk_score": 5, "risk_level": "low", "summary": "benchmark"},
+            )
+
+
+def _detections(request: int, size: int, rng: random.Random) -> list[dict[str, Any]]:
+    start = datetime(2026, 3, 10, 3, 0, tzinfo=UTC) + timedelta(minutes=request)
+    items = []
+    for i in range(size):
+        item: dict[str, Any] = {
+            "camera_id": CAMERAS[i % len(CAMERAS)],
+            "id": f"r{request}-d{i}",
+            "detected_at": (start + timedelta(milliseconds=50 * i)).isoformat(),
+            "object_type": rng.choice(OBJECTS),
+            "confidence": round(rng.uniform(0.4, 0.95), 3),
+            "bbox": {"x": rng.randint(0, 1700), "y": rng.randint(0, 800), "width": 120, "height": 260},
+            "track_id": rng.randint(1, 40),
+        }
+        if i % 3 == 0:
+            item["enrichment"] = {
+                "clothing": {"upper": "dark hoodie", "lower": "jeans", "face_covering": False},
+                "vehicle": {"type": "sedan", "color": "white"},
+                "weather": {"condition": "clear", "visibility": "good"},
+            }
+        items.append(item)
+    return items
+
+
+@dataclass
+class Row:
+    backend: str
+    mode: str
+    requests: int
+    detections: int
+    seconds: float
+    drain_seconds: float
+
+    def cells(self) -> list[str]:
+        rate = self.detections / self.seconds
+        return [
+            self.backend,
+            self.mode,
+            str(self.requests),
+            str(self.detections),
+            f"{self.seconds:.2f}",
+            f"{rate:,.0f}",
+            f"{self.drain_seconds:.2f}",
+        ]
+
+
+async def _run(database_url: str, backend: str, mode: str, requests: int, size: int, redis_url: str | None) -> Row:
+    settings = BackendSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_key_prefix=f"bench-{secrets.token_hex(4)}:",
+        log_level="WARNING",
+        batch_tick_seconds=3600,
+    )
+    engine = create_engine_from_url(database_url)
+    app = create_app(settings, analyzer=FixedAnalyzer(create_session_factory(engine)))
+    rng = random.Random(7)
+    bodies = [{"detections": _detections(r, size, rng), "analyze": mode == "batched"} for r in range(requests)]
+    async with app.router.lifespan_context(app):
+        services: AppServices = app.state.services
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client:
+            for camera_id in CAMERAS:
+                (await client.post("/api/cameras", json={"id": camera_id, "name": camera_id})).raise_for_status()
+            started = time.perf_counter()
+            for body in bodies:
+                (await client.post("/api/detections/bulk", json=body)).raise_for_status()
+            seconds = time.perf_counter() - started
+            drain_started = time.perf_counter()
+            await services.batcher.flush_all()
+            drain_seconds = time.perf_counter() - drain_started
+    await engine.dispose()
+    return Row(backend, mode, requests, requests * size, seconds, drain_seconds)
+
+
+async def _with_postgres(admin_url: str, work: Any) -> list[Row]:
+    name = f"bench_nemotron_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    server = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    try:
+        return await work(f"{server}/{name}")
+    finally:
+        admin = await asyncpg.connect(admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--size", type=int, default=1000, help="detections per request")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--modes", default="history,batched")
+    parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--redis", default=None, help="REDIS_URL for the batch state (default: in-process)")
+    args = parser.parse_args()
+    modes = args.modes.split(",")
+
+    rows: list[Row] = []
+    for backend in args.backends.split(","):
+        for mode in modes:
+            if backend == "sqlite":
+                with tempfile.TemporaryDirectory() as tmp:
+                    url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+                    rows.append(await _run(url, backend, mode, args.requests, args.size, args.redis))
+            else:
+
+                async def work(url: str, mode: str = mode) -> list[Row]:
+                    return [await _run(url, "postgresql", mode, args.requests, args.size, args.redis)]
+
+                rows += await _with_postgres(args.pg_admin_url, work)
+
+    header = ["backend", "mode", "requests", "detections", "seconds", "detections/s", "drain s"]
+    table = [header, *(row.cells() for row in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for i, line in enumerate(table):
+        print("  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
