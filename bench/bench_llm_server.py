@@ -1,4 +1,6 @@
-"""LLM server benchmarks (issue: LLM inference service). Run from the repo root: python -m bench.bench_llm_server [--quick]
+"""LLM server benchmarks (issue: LLM inference service).
+
+Run from the repo root: python -m bench.bench_llm_server [--quick]
 
 (a) generation through the HTTP server vs llama-cpp-python called directly (same prompt, greedy);
 (b) prompt time of a second request sharing a 1,500-token prefix vs the first;
@@ -70,13 +72,22 @@ def bench_prefix_cache(client: httpx.Client) -> dict[str, Any]:
     rules = " ".join(f"Rule {i}: a person at an entry point at night raises the risk score." for i in range(120))
     prefix = f"<|im_start|>system\n{rules}\n"
     n_prefix = len(client.post("/tokenize", json={"content": prefix}).json()["tokens"])
-    first = client.post("/completion", json={"prompt": prefix + "Batch 1: car in driveway<|im_end|>",
-                                             "n_predict": 1, "cache_prompt": True}).json()
-    second = client.post("/completion", json={"prompt": prefix + "Batch 2: person at door<|im_end|>",
-                                              "n_predict": 1, "cache_prompt": True}).json()
+    first = client.post(
+        "/completion",
+        json={"prompt": prefix + "Batch 1: car in driveway<|im_end|>", "n_predict": 1, "cache_prompt": True},
+    ).json()
+    second = client.post(
+        "/completion",
+        json={"prompt": prefix + "Batch 2: person at door<|im_end|>", "n_predict": 1, "cache_prompt": True},
+    ).json()
     t1, t2 = first["timings"], second["timings"]
-    return {"prefix_tokens": n_prefix, "first_prompt_ms": t1["prompt_ms"], "second_prompt_ms": t2["prompt_ms"],
-            "second_cache_n": t2["cache_n"], "ratio": t2["prompt_ms"] / t1["prompt_ms"]}
+    return {
+        "prefix_tokens": n_prefix,
+        "first_prompt_ms": t1["prompt_ms"],
+        "second_prompt_ms": t2["prompt_ms"],
+        "second_cache_n": t2["cache_n"],
+        "ratio": t2["prompt_ms"] / t1["prompt_ms"],
+    }
 
 
 def bench_concurrency(url: str, clients: int, n_predict: int) -> dict[str, Any]:
@@ -96,16 +107,26 @@ def bench_engines(n_predict: int) -> list[dict[str, Any]]:
     rows = []
     for engine in ("llamacpp", "hf"):
         try:
-            with ServerProcess("--engine", engine, "--ctx-size", "2048") as server, \
-                    httpx.Client(base_url=server.url, timeout=600) as c:
+            with (
+                ServerProcess("--engine", engine, "--ctx-size", "2048") as server,
+                httpx.Client(base_url=server.url, timeout=600) as c,
+            ):
                 server_tokens_per_second(c, 8)  # warm-up
                 tps, n = server_tokens_per_second(c, n_predict)
                 health = c.get("/health").json()
         except Exception as exc:  # report, don't hide, an engine that can't run here
             rows.append({"engine": engine, "error": f"{type(exc).__name__}: {exc}"})
             continue
-        rows.append({"engine": engine, "tokens": n, "tps": tps, "quantization": health.get("quantization"),
-                     "attention": health.get("attention_implementation"), "device": health.get("device")})
+        rows.append(
+            {
+                "engine": engine,
+                "tokens": n,
+                "tps": tps,
+                "quantization": health.get("quantization"),
+                "attention": health.get("attention_implementation"),
+                "device": health.get("device"),
+            }
+        )
     return rows
 
 
@@ -115,11 +136,14 @@ def main() -> None:
     args = p.parse_args()
     n_predict, reps = (64, 2) if args.quick else (128, 5)
     threads = 2
-    report: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
-                              "machine": f"{platform.machine()} {platform.processor() or ''} "
-                                         f"{__import__('os').cpu_count()} cores".strip()}
-    with ServerProcess("--parallel", "1", "--threads", str(threads)) as server, \
-            httpx.Client(base_url=server.url, timeout=600) as client:
+    report: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {platform.processor() or ''} {__import__('os').cpu_count()} cores".strip(),
+    }
+    with (
+        ServerProcess("--parallel", "1", "--threads", str(threads)) as server,
+        httpx.Client(base_url=server.url, timeout=600) as client,
+    ):
         server_tokens_per_second(client, 8)
         report["overhead"] = bench_overhead(client, n_predict, reps, threads)
         report["prefix_cache"] = bench_prefix_cache(client)
@@ -134,10 +158,14 @@ def main() -> None:
     RESULTS.write_text(json.dumps(report, indent=2))
     o, c = report["overhead"], report["prefix_cache"]
     print(f"## LLM server ({report['date']}, {report['machine']})\n")
-    print(f"(a) generation, {o['tokens']} tokens greedy: direct {o['direct_tps']:.1f} tok/s, server "
-          f"{o['server_tps']:.1f} tok/s -> server/direct = {o['ratio']:.1%} (target >= 95%)")
-    print(f"(b) {c['prefix_tokens']}-token shared prefix: first prompt {c['first_prompt_ms']:.0f} ms, second "
-          f"{c['second_prompt_ms']:.0f} ms (cache_n {c['second_cache_n']}) -> {c['ratio']:.1%} (target <= 10%)")
+    print(
+        f"(a) generation, {o['tokens']} tokens greedy: direct {o['direct_tps']:.1f} tok/s, server "
+        f"{o['server_tps']:.1f} tok/s -> server/direct = {o['ratio']:.1%} (target >= 95%)"
+    )
+    print(
+        f"(b) {c['prefix_tokens']}-token shared prefix: first prompt {c['first_prompt_ms']:.0f} ms, second "
+        f"{c['second_prompt_ms']:.0f} ms (cache_n {c['second_cache_n']}) -> {c['ratio']:.1%} (target <= 10%)"
+    )
     print("(c) aggregate generation tokens/s:")
     for slots, rows in report["concurrency"].items():
         print(f"    {slots}: " + ", ".join(f"{r['clients']} clients {r['aggregate_tps']:.1f}" for r in rows))
