@@ -27,7 +27,12 @@ from backend.api.schemas.detections import ScenarioInput
 
 DATASET = REPO / "data" / "synthetic"
 LEVEL_STYLE = {"low": "green", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
-DEMO_BATCH_SETTINGS = {"BATCH_IDLE_SECONDS": "3", "BATCH_WINDOW_SECONDS": "20", "BATCH_TICK_SECONDS": "0.5"}
+DEMO_SETTINGS = {
+    "BATCH_IDLE_SECONDS": "3",
+    "BATCH_WINDOW_SECONDS": "20",
+    "BATCH_TICK_SECONDS": "0.5",
+    "LOG_LEVEL": "WARNING",
+}
 console = Console()
 
 
@@ -100,8 +105,10 @@ async def _run(scenarios: list[tuple[str, ScenarioInput]], keep_running: bool, a
         try:
             async with asyncio.timeout(600):
                 while not expected <= seen:
-                    event = json.loads(await ws.recv())
-                    event = event.get("event", event)
+                    message = json.loads(await ws.recv())
+                    if message.get("type") != "event":
+                        continue
+                    event = message["event"]
                     show(event)
                     if event.get("kind") == "batch":
                         seen.add(event.get("camera_id"))
@@ -118,7 +125,7 @@ async def _run(scenarios: list[tuple[str, ScenarioInput]], keep_running: bool, a
 
 
 def run_demo(scenarios: int = 4, keep_running: bool = False, llm_url: str | None = None) -> int:
-    for key, value in DEMO_BATCH_SETTINGS.items():
+    for key, value in DEMO_SETTINGS.items():
         os.environ.setdefault(key, value)
     url = llm_url or os.environ.get("LLM_URL", "http://127.0.0.1:8091")
     chosen = pick_scenarios(scenarios)
