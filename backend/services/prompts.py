@@ -91,7 +91,7 @@ SYSTEM_PROMPT = "\n\n".join(
         "uniforms, brief pass-by on a sidewalk or street, pets and wildlife only, activity usual for the hour, "
         "low detector confidence.",
         "Detection lines: +seconds after the batch start (+a..bs for a range), object type, xN for N repeated "
-        "detections, detector confidence in %, then tags: zone=id(zone type), track=id (same tracked object), "
+        "detections, detector confidence in %, then tags: zone=id(zone type), #id (the tracked object's id), "
         "dwell=seconds in view, and any enrichment found.",
         f"Answer with exactly one JSON object and nothing else, keys in this order:\n{_OUTPUT_FORMAT}",
     ]
@@ -426,9 +426,11 @@ class _Line:
 
 
 def _lines(ctx: AnalysisContext, rank: int) -> list[_Line]:
+    # a track id is shown only where it links detections: one seen once says nothing and costs ~3 tokens
+    seen = Counter(f.detection.track_id for f in ctx.detections if f.detection.track_id is not None)
     lines: list[_Line] = []
     for f in ctx.detections:
-        tags = [] if f.detection.track_id is None else [f"track={f.detection.track_id}"]
+        tags = [f"#{f.detection.track_id}"] if seen[f.detection.track_id] > 1 else []
         tags += _context_tags(f, rank) + (_zoo_tags(f) if rank >= _ZOO else [])
         joined = " ".join(tags)
         previous = lines[-1] if lines else None

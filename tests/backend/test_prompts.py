@@ -279,8 +279,8 @@ def test_consecutive_repeats_collapse_into_one_line() -> None:
     )
     lines = _detection_lines(rendered.user)
     assert lines == [
-        "+0..114s person x13 88-99% track=7 zone=porch(entry_point) dwell=110s",
-        "+200s person 90% track=8 zone=porch(entry_point)",
+        "+0..114s person x13 88-99% #7 zone=porch(entry_point) dwell=110s",
+        "+200s person 90% zone=porch(entry_point)",  # a track seen once links nothing: no id
     ]
     assert rendered.detections_shown == rendered.detections_total == 14
     assert not rendered.summarized
@@ -329,7 +329,7 @@ def test_budget_summarizes_says_so_and_keeps_what_matters(count_tokens: Callable
 
 def test_budget_uses_the_estimate_without_a_tokenizer() -> None:
     ctx = _busy_ctx()
-    budget = estimate_tokens(build_prompt(ctx).chatml) // 2
+    budget = estimate_tokens(build_prompt(ctx).chatml) * 3 // 4
     rendered = build_prompt(ctx, token_budget=budget)
     assert rendered.summarized
     assert estimate_tokens(rendered.chatml) <= budget
