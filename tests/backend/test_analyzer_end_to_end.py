@@ -14,8 +14,10 @@ from ai.nemotron.launch import ServerProcess, free_port
 from backend.api.schemas.detections import ScenarioInput
 from backend.config.settings import BackendSettings
 from backend.models import Event, EventDetection
+from backend.services.context_enrichment import build_context
 from backend.services.llm_client import CircuitBreaker, LLMClient
 from backend.services.nemotron_analyzer import NemotronAnalyzer
+from backend.services.prompts import build_prompt
 from backend.services.risk_levels import level_for_score
 from tests.backend.helpers import add_camera, detection, store_detections
 
@@ -75,7 +77,7 @@ async def test_assess_returns_a_validated_verdict_from_the_real_model(llm_url: s
 async def test_ocr_with_chatml_and_instructions_changes_no_output_format(llm_url: str) -> None:
     analyzer = NemotronAnalyzer(llm_client=LLMClient(llm_url))
     hostile = scenario(ocr_text=[INJECTION], vision={"caption": INJECTION})
-    prompt = await analyzer._fit_prompt(hostile, None)
+    prompt = build_prompt(build_context(hostile))
     assert prompt.chatml.count("<|im_start|>") == 3  # system, user, assistant: nothing injected
     assert "Ignore previous instructions" not in prompt.system
     verdict = await analyzer.assess(hostile)
