@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import uuid
 from itertools import zip_longest
 from typing import Any
@@ -22,7 +21,7 @@ import websockets
 from rich.console import Console
 from rich.table import Table
 
-from ai.nemotron.launch import REPO, llm_server_at
+from ai.nemotron.launch import REPO, free_port, llm_server_at, port_in_use
 from backend.api.schemas.detections import ScenarioInput
 
 DATASET = REPO / "data" / "synthetic"
@@ -129,12 +128,7 @@ def run_demo(scenarios: int = 4, keep_running: bool = False, llm_url: str | None
         os.environ.setdefault(key, value)
     url = llm_url or os.environ.get("LLM_URL", "http://127.0.0.1:8091")
     chosen = pick_scenarios(scenarios)
-    with socket.socket() as s:
-        port = 8000 if s.connect_ex(("127.0.0.1", 8000)) != 0 else 0
-    if port == 0:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+    port = free_port() if port_in_use(8000) else 8000
     log = REPO / "var" / "llm-server.log"
     log.parent.mkdir(exist_ok=True)
     console.print(f"Starting (LLM server log: {log}) ...")

@@ -27,6 +27,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def port_in_use(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:``port``."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def is_healthy(url: str, timeout: float = 2.0) -> bool:
     try:
         return httpx.get(f"{url.rstrip('/')}/health", timeout=timeout).status_code == 200
@@ -96,7 +102,6 @@ def llm_server_at(url: str, *args: str, log_file: Path | None = None) -> Iterato
         yield url
         return
     port = urlsplit(url).port
-    with socket.socket() as s:
-        taken = port is None or s.connect_ex(("127.0.0.1", port)) == 0
-    with ServerProcess(*args, port=None if taken else port, log_file=log_file) as server:
+    free = port is not None and not port_in_use(port)
+    with ServerProcess(*args, port=port if free else None, log_file=log_file) as server:
         yield server.url

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -80,13 +80,18 @@ class ServerState:
             raise UnavailableError(f"Model failed to load: {self.load_error}")
 
 
+def _field_error(errors: Sequence[Any]) -> InvalidRequestError:
+    """The first validation error as llama.cpp's 400, naming the field."""
+    err = errors[0]
+    where = ".".join(str(p) for p in err["loc"]) or "body"
+    return InvalidRequestError(f"invalid field '{where}': {err['msg']}")
+
+
 def _parse(model: type[BaseModel], body: Any) -> Any:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        raise InvalidRequestError(f"invalid field '{where}': {err['msg']}") from exc
+        raise _field_error(exc.errors()) from exc
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -221,6 +226,16 @@ def _finish_reason(result: CompletionResult) -> str:
     return "length" if result.stop_type == "limit" else "stop"
 
 
+def _openai_stream_end(
+    last: dict[str, Any], result: CompletionResult, stream_options: dict[str, Any] | None
+) -> list[dict[str, Any] | str]:
+    """The closing events of an OpenAI stream: the last chunk (usage on request, timings), then [DONE]."""
+    if (stream_options or {}).get("include_usage"):
+        last["usage"] = _usage(result)
+    last["timings"] = result.timings.as_dict()
+    return [last, "[DONE]"]
+
+
 def _usage(result: CompletionResult) -> dict[str, int]:
     return {
         "prompt_tokens": result.tokens_evaluated,
@@ -253,9 +268,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        return await server_error(request, InvalidRequestError(f"invalid field '{where}': {err['msg']}"))
+        return await server_error(request, _field_error(exc.errors()))
 
     @app.middleware("http")
     async def api_key(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -381,16 +394,10 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             return {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
 
         if req.stream:
-            include_usage = bool((req.stream_options or {}).get("include_usage"))
-
-            def final(r: CompletionResult) -> list[dict[str, Any] | str]:
-                last = envelope([choice("", _finish_reason(r))])
-                if include_usage:
-                    last["usage"] = _usage(r)
-                last["timings"] = r.timings.as_dict()
-                return [last, "[DONE]"]
-
-            return gen.stream(final=final, piece=lambda text: envelope([choice(text, None)]))
+            return gen.stream(
+                final=lambda r: _openai_stream_end(envelope([choice("", _finish_reason(r))]), r, req.stream_options),
+                piece=lambda text: envelope([choice(text, None)]),
+            )
         result = await gen.run()
         return JSONResponse(
             {
@@ -426,7 +433,6 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             }
 
         if req.stream:
-            include_usage = bool((req.stream_options or {}).get("include_usage"))
             first = True
 
             def piece(text: str) -> dict[str, Any]:
@@ -439,10 +445,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                 last = envelope(
                     "chat.completion.chunk", [{"index": 0, "delta": {}, "finish_reason": _finish_reason(r)}]
                 )
-                if include_usage:
-                    last["usage"] = _usage(r)
-                last["timings"] = r.timings.as_dict()
-                return [last, "[DONE]"]
+                return _openai_stream_end(last, r, req.stream_options)
 
             return gen.stream(final=final, piece=piece)
         result = await gen.run()

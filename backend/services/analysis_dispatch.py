@@ -30,7 +30,6 @@ from backend.services.event_store import event_detection_pks, events_to_retry, f
 logger = logging.getLogger(__name__)
 
 RETRY_POLL_SECONDS = 5.0
-MAX_ERROR_CHARS = 2000
 
 
 class Analyzer(Protocol):
@@ -117,7 +116,7 @@ class AnalysisDispatcher:
                 detection_pks=detection_ids,
                 assessment={
                     "status": EventStatus.NOT_ASSESSED,
-                    "error": f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS],
+                    "error": f"{type(exc).__name__}: {exc}",
                 },
                 retry_base_seconds=self._retry_base,
                 max_attempts=self._max_attempts,

@@ -41,6 +41,7 @@ ASSESSMENT_FIELDS = frozenset(
     }
 )
 RISK_LEVELS = ("low", "medium", "high", "critical")
+MAX_ERROR_CHARS = 2000  # a stored error is cut to this length
 
 
 def fast_path_key(camera_id: str, detection_id: str) -> str:
@@ -68,6 +69,8 @@ def _validated(assessment: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown assessment fields: {sorted(unknown)}")
     values = dict(assessment)
+    if "error" in values:
+        values["error"] = values["error"][:MAX_ERROR_CHARS]
     status = values.setdefault("status", EventStatus.ASSESSED)
     if status not in (EventStatus.ASSESSED, EventStatus.NOT_ASSESSED):
         raise ValueError(f"assessment status must be 'assessed' or 'not_assessed', not {status!r}")

@@ -43,7 +43,6 @@ __all__ = ["AnalysisFailedError", "NemotronAnalyzer", "RiskAssessment", "extract
 
 log = logging.getLogger(__name__)
 PARSE_ATTEMPTS = 2  # a fresh sample when the first answer is unusable
-MAX_ERROR_CHARS = 2000
 
 
 class AnalysisFailedError(Exception):
@@ -260,7 +259,7 @@ class NemotronAnalyzer:
             try:
                 values = (await self.assess(scenario)).event_fields()
             except AnalysisFailedError as exc:
-                values = {"status": EventStatus.NOT_ASSESSED, "error": str(exc)[:MAX_ERROR_CHARS]}
+                values = {"status": EventStatus.NOT_ASSESSED, "error": str(exc)}
             async with self._session() as session:
                 return await save_event(
                     session,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from ai.nemotron.launch import ServerProcess
+from ai.nemotron.launch import ServerProcess, port_in_use
 from ai.nemotron.settings import embedded_model_path
 
 
@@ -21,8 +20,7 @@ def model_path() -> Path:
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
     """The project's server with the embedded model and two slots (on port 8091 when it is free)."""
-    with socket.socket() as s:
-        port = None if s.connect_ex(("127.0.0.1", 8091)) == 0 else 8091
+    port = None if port_in_use(8091) else 8091
     with ServerProcess("--parallel", "2", "--ctx-size", "4096", port=port) as server:
         yield server.url
 
