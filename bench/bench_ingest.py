@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.api.app import create_app
 from backend.api.services import AppServices
 from backend.config.settings import BackendSettings
-from backend.db.session import create_engine_from_url, create_session_factory
+from backend.db.session import create_engine_from_url, create_session_factory, run_unit_of_work
 from backend.models import Detection, Event
 from backend.services.event_store import fast_path_key, save_event
 
@@ -44,27 +44,28 @@ class FixedAnalyzer:
         self.sessions = sessions
 
     async def analyze_batch(self, batch_id: str, camera_id: str, detection_ids: list[int]) -> Event:
-        async with self.sessions() as session:
-            return await save_event(
-                session,
-                batch_id=batch_id,
-                camera_id=camera_id,
-                kind="batch",
-                detection_pks=detection_ids,
-                assessment={"risk_score": 5, "risk_level": "low", "summary": "benchmark"},
-            )
+        return await run_unit_of_work(
+            self.sessions,
+            save_event,
+            batch_id=batch_id,
+            camera_id=camera_id,
+            kind="batch",
+            detection_pks=detection_ids,
+            assessment={"risk_score": 5, "risk_level": "low", "summary": "benchmark"},
+        )
 
     async def analyze_detection_fast_path(self, camera_id: str, detection_id: int) -> Event:
         async with self.sessions() as session:
             external = await session.scalar(select(Detection.detection_id).where(Detection.id == detection_id))
-            return await save_event(
-                session,
-                batch_id=fast_path_key(camera_id, external or str(detection_id)),
-                camera_id=camera_id,
-                kind="fast_path",
-                detection_pks=[detection_id],
-                assessment={"risk_score": 5, "risk_level": "low", "summary": "benchmark"},
-            )
+        return await run_unit_of_work(
+            self.sessions,
+            save_event,
+            batch_id=fast_path_key(camera_id, external or str(detection_id)),
+            camera_id=camera_id,
+            kind="fast_path",
+            detection_pks=[detection_id],
+            assessment={"risk_score": 5, "risk_level": "low", "summary": "benchmark"},
+        )
 
 
 def _detections(request: int, size: int, rng: random.Random) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ class Detection(Base):
     __table_args__ = (
         UniqueConstraint("camera_id", "detection_id"),
         Index(None, "camera_id", "detected_at"),
-        Index(None, "camera_id", "object_type", "detected_at"),
+        Index(None, "camera_id", "local_weekday", "local_hour", "detected_at"),  # baseline hour slots
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

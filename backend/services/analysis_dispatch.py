@@ -21,7 +21,7 @@ from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.api.schemas.events import event_message
-from backend.db.session import rows_affected
+from backend.db.session import rows_affected, run_unit_of_work
 from backend.models import Batch, BatchStatus, Detection, Event, EventKind, EventStatus, utcnow
 from backend.services import metrics
 from backend.services.batcher import batch_detection_pks
@@ -107,21 +107,18 @@ class AnalysisDispatcher:
             extra={"batch_id": batch_id, "camera_id": camera_id, "kind": kind.value, "error": repr(exc)},
             exc_info=exc,
         )
-        async with self._sessions() as session:
-            return await save_event(
-                session,
-                batch_id=batch_id,
-                camera_id=camera_id,
-                kind=kind,
-                detection_pks=detection_ids,
-                assessment={
-                    "status": EventStatus.NOT_ASSESSED,
-                    "error": f"{type(exc).__name__}: {exc}",
-                },
-                retry_base_seconds=self._retry_base,
-                max_attempts=self._max_attempts,
-                now=self._clock(),
-            )
+        return await run_unit_of_work(
+            self._sessions,
+            save_event,
+            batch_id=batch_id,
+            camera_id=camera_id,
+            kind=kind,
+            detection_pks=detection_ids,
+            assessment={"status": EventStatus.NOT_ASSESSED, "error": f"{type(exc).__name__}: {exc}"},
+            retry_base_seconds=self._retry_base,
+            max_attempts=self._max_attempts,
+            now=self._clock(),
+        )
 
     async def _announce(self, event: Event) -> Event:
         """Counts and broadcasts the event as stored now (the analyzer's instance may be detached or stale)."""

@@ -277,8 +277,11 @@ def _has_data(enrichment: Enrichment, kind: str) -> bool:
 
 
 def _enrichment_kinds(detections: tuple[DetectionIn, ...]) -> frozenset[str]:
-    return frozenset(
-        kind for detection in detections for kind in Enrichment.model_fields if _has_data(detection.enrichment, kind)
+    return frozenset(  # a field never set holds its empty default: only the set ones can carry data
+        kind
+        for detection in detections
+        for kind in detection.enrichment.model_fields_set
+        if _has_data(detection.enrichment, kind)
     )
 
 

@@ -5,8 +5,24 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sqlalchemy import Row
+
 from backend.api.schemas.detections import DetectionIn
 from backend.models import Detection
+
+# what ``detection_in`` reads (plus the keys a batch is looked up by): select these, not whole ORM rows
+DETECTION_COLUMNS = (
+    Detection.id,
+    Detection.camera_id,
+    Detection.detection_id,
+    Detection.detected_at,
+    Detection.utc_offset_minutes,
+    Detection.object_type,
+    Detection.confidence,
+    Detection.bbox,
+    Detection.track_id,
+    Detection.enrichment,
+)
 
 
 def utc_offset_minutes(moment: datetime) -> int:
@@ -44,7 +60,7 @@ def detection_row(
     }
 
 
-def detection_in(row: Detection) -> DetectionIn:
+def detection_in(row: Detection | Row[Any]) -> DetectionIn:
     """A stored detection back in contract form, ``detected_at`` in its original UTC offset."""
     return DetectionIn.model_validate(
         {

@@ -8,14 +8,15 @@ until ``max_attempts`` is reached; ``events_to_retry`` hands due ones out, each 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, Table, func, select, update
+from sqlalchemy import Insert, Select, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from backend.db.session import rows_affected
 from backend.models import Detection, Event, EventDetection, EventKind, EventStatus, table_of, utcnow
@@ -49,14 +50,25 @@ def fast_path_key(camera_id: str, detection_id: str) -> str:
     return f"fast:{camera_id}:{detection_id}"
 
 
-def insert_ignoring_conflicts(session: AsyncSession, table: Table, conflict_columns: Sequence[str]) -> Insert:
-    """``INSERT ... ON CONFLICT (conflict_columns) DO NOTHING`` for the session's dialect."""
-    dialect = session.get_bind().dialect.name
+@functools.cache
+def insert_ignoring_conflicts(dialect: str, table: Table, conflict_columns: tuple[str, ...]) -> Insert:
+    """``INSERT ... ON CONFLICT (conflict_columns) DO NOTHING`` for ``dialect``, the values given as execution
+    parameters: built once, since building and cache-keying a statement costs more than running it on SQLite."""
+    insert: Callable[[Table], postgresql.Insert | sqlite.Insert]
     if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
-    raise NotImplementedError(f"unsupported database dialect {dialect!r}")
+        insert = postgresql.insert
+    elif dialect == "sqlite":
+        insert = sqlite.insert
+    else:
+        raise NotImplementedError(f"unsupported database dialect {dialect!r}")
+    return insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+
+
+@functools.cache
+def _insert_event(dialect: str) -> Select[tuple[Event]]:
+    """The event INSERT (ignoring a conflicting ``batch_id``) that returns the new row as an Event."""
+    table = table_of(Event)
+    return select(Event).from_statement(insert_ignoring_conflicts(dialect, table, ("batch_id",)).returning(*table.c))
 
 
 def retry_delay(attempts: int, base_seconds: float) -> timedelta:
@@ -91,28 +103,26 @@ def _retry_schedule(
     return now + retry_delay(attempts, base_seconds)
 
 
-async def _detection_window(session: AsyncSession, detection_pks: Sequence[int]) -> tuple[datetime | None, ...]:
+def _detection_window(session: Session, detection_pks: Sequence[int]) -> tuple[datetime | None, ...]:
     if not detection_pks:
         return (None, None)
-    row = (
-        await session.execute(
-            select(func.min(Detection.detected_at), func.max(Detection.detected_at)).where(
-                Detection.id.in_(detection_pks)
-            )
-        )
+    row = session.execute(
+        select(func.min(Detection.detected_at), func.max(Detection.detected_at)).where(Detection.id.in_(detection_pks))
     ).one()
     return tuple(row)
 
 
-async def _link_detections(session: AsyncSession, event_id: int, detection_pks: Iterable[int]) -> None:
+def _link_detections(session: Session, event_id: int, detection_pks: Iterable[int]) -> None:
     rows = [{"event_id": event_id, "detection_id": pk} for pk in sorted(set(detection_pks))]
     if rows:
-        table = table_of(EventDetection)
-        await session.execute(insert_ignoring_conflicts(session, table, ["event_id", "detection_id"]), rows)
+        links = insert_ignoring_conflicts(
+            session.get_bind().dialect.name, table_of(EventDetection), ("event_id", "detection_id")
+        )
+        session.connection().execute(links, rows)
 
 
-async def save_event(
-    session: AsyncSession,
+def save_event(
+    session: Session,
     *,
     batch_id: str,
     camera_id: str,
@@ -129,18 +139,18 @@ async def save_event(
     requires ``risk_score`` (0-100) and ``risk_level``. ``started_at``/``ended_at`` default to the first and last
     detection time. If the event exists: an ``assessed`` one is returned unchanged; a ``not_assessed`` one is
     updated in place (attempts + 1) by a new assessment. Returns the stored row, never a second one.
+
+    A unit of work on a synchronous Session: ``run_unit_of_work(sessions, save_event, ...)`` from async code.
     """
     if kind not in (EventKind.BATCH, EventKind.FAST_PATH):
         raise ValueError(f"event kind must be 'batch' or 'fast_path', not {kind!r}")
     values = _validated(assessment)
     now = now or utcnow()
     if "started_at" not in values or "ended_at" not in values:
-        first, last = await _detection_window(session, detection_pks)
+        first, last = _detection_window(session, detection_pks)
         values.setdefault("started_at", first)
         values.setdefault("ended_at", last)
 
-    table = table_of(Event)
-    insert = insert_ignoring_conflicts(session, table, ["batch_id"]).returning(table.c.id)
     new_values = {
         **values,
         "batch_id": batch_id,
@@ -151,18 +161,21 @@ async def save_event(
         "created_at": now,
         "updated_at": now,
     }
-    event_id = (await session.execute(insert.values(**new_values))).scalar_one_or_none()
-    if event_id is None:
-        event_id = await _update_unassessed(session, batch_id, values, now, retry_base_seconds, max_attempts)
-    await _link_detections(session, event_id, detection_pks)
-    await session.commit()
-    event = await session.get(Event, event_id, populate_existing=True)
-    assert event is not None  # committed above
+    event = session.scalars(_insert_event(session.get_bind().dialect.name), new_values).one_or_none()
+    if event is None:  # the batch has its event already
+        event_id = _update_unassessed(session, batch_id, values, now, retry_base_seconds, max_attempts)
+    else:
+        event_id = event.id
+    _link_detections(session, event_id, detection_pks)
+    session.commit()
+    if event is None:
+        event = session.get(Event, event_id, populate_existing=True)
+        assert event is not None  # committed above
     return event
 
 
-async def _update_unassessed(
-    session: AsyncSession,
+def _update_unassessed(
+    session: Session,
     batch_id: str,
     values: dict[str, Any],
     now: datetime,
@@ -170,9 +183,9 @@ async def _update_unassessed(
     max_attempts: int,
 ) -> int:
     """The existing event's id, after replacing its content if it was not assessed yet (one writer wins)."""
-    existing = (await session.execute(select(Event.id, Event.attempts).where(Event.batch_id == batch_id))).one()
+    existing = session.execute(select(Event.id, Event.attempts).where(Event.batch_id == batch_id)).one()
     attempts = existing.attempts + 1
-    await session.execute(
+    session.execute(
         update(Event)
         .where(Event.id == existing.id, Event.status == EventStatus.NOT_ASSESSED)
         .values(

@@ -22,13 +22,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from backend.api.schemas.detections import Enrichment, ScenarioInput
 from backend.api.schemas.llm_response import RISK_ANALYSIS_JSON_SCHEMA
 from backend.config.prompt_variants import get_prompt_variant
 from backend.config.settings import BackendSettings, get_settings
+from backend.db.session import run_unit_of_work
 from backend.models import Detection, Event, EventKind, EventStatus
 from backend.services import metrics
 from backend.services.context_enrichment import AnalysisContext, build_context
@@ -43,6 +45,9 @@ __all__ = ["AnalysisFailedError", "NemotronAnalyzer", "RiskAssessment", "extract
 
 log = logging.getLogger(__name__)
 PARSE_ATTEMPTS = 2  # a fresh sample when the first answer is unusable
+_ASSESSED_EVENT_ID = select(Event.id).where(
+    Event.batch_id == bindparam("batch_id"), Event.status == EventStatus.ASSESSED
+)
 
 
 class AnalysisFailedError(Exception):
@@ -201,10 +206,10 @@ class NemotronAnalyzer:
 
     # --- the production path: database in, stored Event out ---------------------------------------------
 
-    def _session(self) -> AsyncSession:
+    def _sessions(self) -> async_sessionmaker[AsyncSession]:
         if self.sessions is None:
             raise RuntimeError("NemotronAnalyzer needs session_factory= to analyze stored batches")
-        return self.sessions()
+        return self.sessions
 
     @asynccontextmanager
     async def _single_flight(self, key: str) -> AsyncIterator[None]:
@@ -240,37 +245,44 @@ class NemotronAnalyzer:
             if acquired:
                 await self.redis.delete(name)
 
-    async def _existing(self, session: AsyncSession, key: str) -> Event | None:
-        event = await session.scalar(select(Event).where(Event.batch_id == key))
-        return event if event is not None and event.status == EventStatus.ASSESSED else None
+    def _load(self, session: Session, key: str, camera_id: str, detection_pks: list[int]) -> Event | ScenarioInput:
+        """The batch's assessed Event if it has one already (delivered twice: the first analysis stands),
+        else the batch with its context. One unit of work: it runs in one database round of its own."""
+        connection = session.connection()
+        if (event_id := connection.scalar(_ASSESSED_EVENT_ID, {"batch_id": key})) is not None:
+            return session.get_one(Event, event_id)
+        return load_batch_scenario(
+            connection,
+            camera_id,
+            detection_pks,
+            baseline_weeks=self.settings.baseline_weeks,
+            cross_camera_minutes=self.settings.cross_camera_minutes,
+        )
 
     async def _analyze(self, key: str, camera_id: str, kind: EventKind, detection_pks: list[int]) -> Event:
         async with self._single_flight(key):
-            async with self._session() as session:
-                if (done := await self._existing(session, key)) is not None:
-                    return done  # delivered twice: the first analysis stands
-                scenario = await load_batch_scenario(
-                    session,
-                    camera_id,
-                    detection_pks,
-                    baseline_weeks=self.settings.baseline_weeks,
-                    cross_camera_minutes=self.settings.cross_camera_minutes,
-                )
+            loaded = await run_unit_of_work(self._sessions(), self._load, key, camera_id, detection_pks)
+            if isinstance(loaded, Event):
+                return loaded
+            values: dict[str, Any] = {
+                "started_at": loaded.detections[0].detected_at,
+                "ended_at": loaded.detections[-1].detected_at,
+            }
             try:
-                values = (await self.assess(scenario)).event_fields()
+                values |= (await self.assess(loaded)).event_fields()
             except AnalysisFailedError as exc:
-                values = {"status": EventStatus.NOT_ASSESSED, "error": str(exc)}
-            async with self._session() as session:
-                return await save_event(
-                    session,
-                    batch_id=key,
-                    camera_id=camera_id,
-                    kind=kind,
-                    detection_pks=detection_pks,
-                    assessment=values,
-                    retry_base_seconds=self.settings.retry_interval_seconds,
-                    max_attempts=self.settings.retry_max_attempts,
-                )
+                values |= {"status": EventStatus.NOT_ASSESSED, "error": str(exc)}
+            return await run_unit_of_work(
+                self._sessions(),
+                save_event,
+                batch_id=key,
+                camera_id=camera_id,
+                kind=kind,
+                detection_pks=detection_pks,
+                assessment=values,
+                retry_base_seconds=self.settings.retry_interval_seconds,
+                max_attempts=self.settings.retry_max_attempts,
+            )
 
     async def analyze_batch(self, batch_id: str, camera_id: str, detection_ids: list[int]) -> Event:
         """Analyze a closed batch (detection database ids) and return its stored Event."""
@@ -278,7 +290,7 @@ class NemotronAnalyzer:
 
     async def analyze_detection_fast_path(self, camera_id: str, detection_id: int) -> Event:
         """A first verdict on one high-confidence critical detection, before its batch closes."""
-        async with self._session() as session:
+        async with self._sessions()() as session:
             external = await session.scalar(select(Detection.detection_id).where(Detection.id == detection_id))
         if external is None:
             raise LookupError(f"detection {detection_id} of camera {camera_id!r} is not stored")

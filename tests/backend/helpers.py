@@ -15,6 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.api.schemas.detections import DetectionIn
+from backend.db.session import run_unit_of_work
 from backend.models import Camera, Detection, Event, table_of, utcnow
 from backend.services.detection_rows import detection_row
 from backend.services.event_store import fast_path_key, save_event
@@ -97,27 +98,28 @@ class StubAnalyzer:
     async def analyze_batch(self, batch_id: str, camera_id: str, detection_ids: list[int]) -> Event:
         self.batch_calls.append((batch_id, camera_id, list(detection_ids)))
         await self._maybe_fail()
-        async with self.sessions() as session:
-            return await save_event(
-                session,
-                batch_id=batch_id,
-                camera_id=camera_id,
-                kind="batch",
-                detection_pks=detection_ids,
-                assessment={"risk_score": 20, "risk_level": "low", "summary": "stub batch", "template": "stub"},
-            )
+        return await run_unit_of_work(
+            self.sessions,
+            save_event,
+            batch_id=batch_id,
+            camera_id=camera_id,
+            kind="batch",
+            detection_pks=detection_ids,
+            assessment={"risk_score": 20, "risk_level": "low", "summary": "stub batch", "template": "stub"},
+        )
 
     async def analyze_detection_fast_path(self, camera_id: str, detection_id: int) -> Event:
         self.fast_calls.append((camera_id, detection_id))
         await self._maybe_fail()
         async with self.sessions() as session:
             external = await session.scalar(select(Detection.detection_id).where(Detection.id == detection_id))
-            assert external is not None
-            return await save_event(
-                session,
-                batch_id=fast_path_key(camera_id, external),
-                camera_id=camera_id,
-                kind="fast_path",
-                detection_pks=[detection_id],
-                assessment={"risk_score": 90, "risk_level": "critical", "summary": "stub fast path"},
-            )
+        assert external is not None
+        return await run_unit_of_work(
+            self.sessions,
+            save_event,
+            batch_id=fast_path_key(camera_id, external),
+            camera_id=camera_id,
+            kind="fast_path",
+            detection_pks=[detection_id],
+            assessment={"risk_score": 90, "risk_level": "critical", "summary": "stub fast path"},
+        )

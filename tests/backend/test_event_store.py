@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from backend.db.session import run_unit_of_work
 from backend.models import Event, EventDetection
 from backend.services.event_store import (
     event_detection_pks,
@@ -42,10 +43,15 @@ async def _setup(sessions: Sessions, camera_id: str = "front_door", n: int = 3) 
 
 
 async def _save(sessions: Sessions, pks: list[int], assessment: dict[str, Any], batch_id: str = "b1") -> Event:
-    async with sessions() as session:
-        return await save_event(
-            session, batch_id=batch_id, camera_id="front_door", kind="batch", detection_pks=pks, assessment=assessment
-        )
+    return await run_unit_of_work(
+        sessions,
+        save_event,
+        batch_id=batch_id,
+        camera_id="front_door",
+        kind="batch",
+        detection_pks=pks,
+        assessment=assessment,
+    )
 
 
 async def _count(sessions: Sessions, model: type) -> int:
@@ -130,18 +136,18 @@ async def test_invalid_assessments_are_refused(sessions: Sessions, assessment: d
 async def test_retry_backoff_and_claiming(sessions: Sessions) -> None:
     pks = await _setup(sessions)
     now = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-    async with sessions() as session:
-        event = await save_event(
-            session,
-            batch_id="b1",
-            camera_id="front_door",
-            kind="batch",
-            detection_pks=pks,
-            assessment=FAILED,
-            retry_base_seconds=10,
-            max_attempts=3,
-            now=now,
-        )
+    event = await run_unit_of_work(
+        sessions,
+        save_event,
+        batch_id="b1",
+        camera_id="front_door",
+        kind="batch",
+        detection_pks=pks,
+        assessment=FAILED,
+        retry_base_seconds=10,
+        max_attempts=3,
+        now=now,
+    )
     assert event.next_retry_at == now + timedelta(seconds=10)
     assert retry_delay(3, 10) == timedelta(seconds=40)
 
@@ -154,18 +160,18 @@ async def test_retry_backoff_and_claiming(sessions: Sessions) -> None:
     assert sorted(len(c) for c in claims) == [0, 1]  # one caller only
 
     for attempt, delay in ((2, 20), (3, None)):
-        async with sessions() as session:
-            event = await save_event(
-                session,
-                batch_id="b1",
-                camera_id="front_door",
-                kind="batch",
-                detection_pks=pks,
-                assessment=FAILED,
-                retry_base_seconds=10,
-                max_attempts=3,
-                now=now,
-            )
+        event = await run_unit_of_work(
+            sessions,
+            save_event,
+            batch_id="b1",
+            camera_id="front_door",
+            kind="batch",
+            detection_pks=pks,
+            assessment=FAILED,
+            retry_base_seconds=10,
+            max_attempts=3,
+            now=now,
+        )
         assert event.attempts == attempt
         assert event.next_retry_at == (now + timedelta(seconds=delay) if delay else None)
 
@@ -180,19 +186,24 @@ async def test_list_events_filters_and_review(sessions: Sessions) -> None:
         drive = await store_detections(session, "driveway", [detection("g0", T0 + timedelta(hours=5))])
     levels = [("low", 10), ("high", 70), ("critical", 95)]
     for i, (level, score) in enumerate(levels):
-        async with sessions() as session:
-            await save_event(
-                session,
-                batch_id=f"front-{i}",
-                camera_id="front_door",
-                kind="batch",
-                detection_pks=[front[i]],
-                assessment={"risk_score": score, "risk_level": level},
-            )
-    async with sessions() as session:
-        await save_event(
-            session, batch_id="drive-0", camera_id="driveway", kind="batch", detection_pks=drive, assessment=FAILED
+        await run_unit_of_work(
+            sessions,
+            save_event,
+            batch_id=f"front-{i}",
+            camera_id="front_door",
+            kind="batch",
+            detection_pks=[front[i]],
+            assessment={"risk_score": score, "risk_level": level},
         )
+    await run_unit_of_work(
+        sessions,
+        save_event,
+        batch_id="drive-0",
+        camera_id="driveway",
+        kind="batch",
+        detection_pks=drive,
+        assessment=FAILED,
+    )
 
     async with sessions() as session:
         everything = await list_events(session)

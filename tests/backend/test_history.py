@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from backend.api.schemas.detections import Household
 from backend.models import HouseholdEntry, Zone
 from backend.services.history import ScenarioDataMissing, learn_baseline, load_batch_scenario
 from tests.backend.helpers import add_camera, detection, store_detections
@@ -47,7 +48,9 @@ async def _seed_history(sessions: Sessions) -> None:
 async def test_baseline_learned_from_same_weekday_and_hour(sessions: Sessions) -> None:
     await _seed_history(sessions)
     async with sessions() as session:
-        baseline = await learn_baseline(session, "front_door", BATCH_AT, ["person", "dog"], weeks=4)
+        baseline = await (await session.connection()).run_sync(
+            learn_baseline, "front_door", BATCH_AT, ["person", "dog"], weeks=4
+        )
     assert baseline is not None
     assert baseline.sample_days == 28  # 5 weeks of history, capped at the 4 weeks used
     assert baseline.expected_per_hour == {"person": 1.25, "car": 0.5, "dog": 0.0}
@@ -62,7 +65,9 @@ async def test_baseline_counts_only_weeks_with_history(sessions: Sessions) -> No
             "front_door",
             [detection("first", start), detection("w1", _at(1, 3, 15)), detection("w1b", _at(1, 3, 16))],
         )
-        baseline = await learn_baseline(session, "front_door", BATCH_AT, ["person"], weeks=4)
+        baseline = await (await session.connection()).run_sync(
+            learn_baseline, "front_door", BATCH_AT, ["person"], weeks=4
+        )
     assert baseline is not None
     assert baseline.sample_days == 8
     assert baseline.expected_per_hour == {"person": 2.0}
@@ -71,9 +76,11 @@ async def test_baseline_counts_only_weeks_with_history(sessions: Sessions) -> No
 async def test_no_baseline_without_history(sessions: Sessions) -> None:
     async with sessions() as session:
         await add_camera(session, "front_door")
-        assert await learn_baseline(session, "front_door", BATCH_AT, ["person"]) is None
+        assert await (await session.connection()).run_sync(learn_baseline, "front_door", BATCH_AT, ["person"]) is None
         await store_detections(session, "front_door", [detection("recent", BATCH_AT - timedelta(days=3))])
-        assert await learn_baseline(session, "front_door", BATCH_AT, ["person"]) is None  # no earlier Tuesday 3am
+        assert (
+            await (await session.connection()).run_sync(learn_baseline, "front_door", BATCH_AT, ["person"]) is None
+        )  # no earlier Tuesday 3am
 
 
 async def test_scenario_from_database(sessions: Sessions) -> None:
@@ -119,8 +126,9 @@ async def test_scenario_from_database(sessions: Sessions) -> None:
                 detection("t5b", first + timedelta(minutes=3, seconds=10), "person", 0.7, track_id=5),
             ],
         )
-        scenario = await load_batch_scenario(session, "front_door", batch)
-        by_external = await load_batch_scenario(session, "front_door", ["b2", "b1"])
+        scenario = await (await session.connection()).run_sync(load_batch_scenario, "front_door", batch)
+        by_external = await (await session.connection()).run_sync(load_batch_scenario, "front_door", ["b2", "b1"])
+        faceless = await (await session.connection()).run_sync(load_batch_scenario, "front_door", ["b2"])
 
     assert scenario == by_external
     assert scenario.camera.id == "front_door"
@@ -137,15 +145,20 @@ async def test_scenario_from_database(sessions: Sessions) -> None:
         ("driveway", "Driveway", "car"),
     ]
     assert scenario.household.known_faces == ["Alice"] and scenario.household.known_plates == ["ABC1234"]
+    assert faceless.household == Household()  # no face or plate to match: the household is not read
 
 
 async def test_missing_data_is_an_error(sessions: Sessions) -> None:
     async with sessions() as session:
         await add_camera(session, "front_door")
+        await add_camera(session, "porch")
         pks = await store_detections(session, "front_door", [detection("d1", BATCH_AT)])
+        elsewhere = await store_detections(session, "porch", [detection("p1", BATCH_AT)])
         with pytest.raises(ScenarioDataMissing, match="unknown camera"):
-            await load_batch_scenario(session, "nowhere", pks)
+            await (await session.connection()).run_sync(load_batch_scenario, "nowhere", pks)
+        with pytest.raises(ScenarioDataMissing, match=rf"not found for camera 'front_door': \[{elsewhere[0]}\]"):
+            await (await session.connection()).run_sync(load_batch_scenario, "front_door", pks + elsewhere)
         with pytest.raises(ScenarioDataMissing, match="not found"):
-            await load_batch_scenario(session, "front_door", ["d1", "d2"])
+            await (await session.connection()).run_sync(load_batch_scenario, "front_door", ["d1", "d2"])
         with pytest.raises(ScenarioDataMissing, match="at least one"):
-            await load_batch_scenario(session, "front_door", [])
+            await (await session.connection()).run_sync(load_batch_scenario, "front_door", [])

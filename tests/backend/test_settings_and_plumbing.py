@@ -9,12 +9,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from redis.asyncio import Redis
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from backend.config.logging import JsonFormatter
 from backend.config.settings import DEFAULT_SQLITE_PATH, BackendSettings, normalize_database_url
-from backend.db.session import create_engine_from_url, init_db
+from backend.db.session import alembic_config, create_engine_from_url, init_db
+from backend.models import Base
 from backend.services.broadcaster import Broadcaster
 from backend.services.fast_path import fast_path_trigger
 from tests.backend.helpers import detection
@@ -99,9 +103,23 @@ async def test_init_db_creates_the_folder_and_is_idempotent(tmp_path: Path) -> N
     await init_db(url)
     engine = create_engine_from_url(url)
     async with engine.connect() as connection:
-        assert (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0001"
+        version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
         assert (await connection.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
         assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
+    await engine.dispose()
+
+
+async def test_migrations_build_exactly_the_models_schema(db_url: str) -> None:
+    """Tables, columns, indexes and constraints after ``alembic upgrade head`` are those the models declare."""
+
+    def differences(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+    engine = create_engine_from_url(db_url)
+    async with engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
     await engine.dispose()
 
 

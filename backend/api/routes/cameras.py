@@ -25,7 +25,7 @@ async def _camera_out(session: Session, camera: Camera) -> CameraOut:
         frame_width=camera.frame_width,
         frame_height=camera.frame_height,
         created_at=camera.created_at,
-        zones=await load_zones(session, camera.id),
+        zones=await (await session.connection()).run_sync(load_zones, camera.id),
     )
 
 
@@ -81,4 +81,4 @@ async def replace_household(body: Household, session: Session) -> Household:
     entries = {("face", name) for name in body.known_faces} | {("plate", plate) for plate in body.known_plates}
     session.add_all(HouseholdEntry(kind=kind, value=value) for kind, value in sorted(entries))
     await session.commit()
-    return await load_household(session)
+    return await (await session.connection()).run_sync(load_household)
