@@ -1,21 +1,30 @@
 """Bulk detection ingest through the REST API (in-process ASGI), into SQLite and into PostgreSQL.
 
-    python -m bench.bench_ingest [--requests 20] [--size 1000] [--backends sqlite,postgresql] [--redis URL]
+    python -m bench.bench_ingest [--requests 20] [--size 1000] [--backends sqlite,postgresql]
+                                 [--states memory,redis] [--repeat 3]
 
-Each backend gets a fresh database (a temporary SQLite file; a ``bench_nemotron_<random>`` PostgreSQL database,
+Each run gets a fresh database (a temporary SQLite file; a ``bench_nemotron_<random>`` PostgreSQL database,
 dropped afterwards). Two modes: ``history`` (``analyze: false``: stored only) and ``batched`` (batches of 50 are
-formed, closed and handed to an analyzer while ingest goes on). The analyzer is a fixed stand-in that stores
-a low-risk event: the LLM is not what this measures. ``drain`` is the time until those analyses finished.
+formed, closed and handed to an analyzer while ingest goes on), each with the open-batch state in this process
+(``memory``) or in Redis (``--redis-url``). The analyzer is a fixed stand-in that stores a low-risk event: the
+LLM is not what this measures. ``drain`` is the time until those analyses finished. The configurations run
+interleaved, ``--repeat`` times each, and the median is reported with the slowest and fastest run, so that a
+noisy machine shows as spread rather than as a difference between configurations.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import os
+import platform
 import random
 import secrets
+import statistics
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -92,28 +101,34 @@ def _detections(request: int, size: int, rng: random.Random) -> list[dict[str, A
 
 
 @dataclass
-class Row:
+class Run:
     backend: str
     mode: str
-    requests: int
+    state: str
     detections: int
     seconds: float
     drain_seconds: float
 
-    def cells(self) -> list[str]:
-        rate = self.detections / self.seconds
-        return [
-            self.backend,
-            self.mode,
-            str(self.requests),
-            str(self.detections),
-            f"{self.seconds:.2f}",
-            f"{rate:,.0f}",
-            f"{self.drain_seconds:.2f}",
-        ]
+    @property
+    def rate(self) -> float:
+        return self.detections / self.seconds
 
 
-async def _run(database_url: str, backend: str, mode: str, requests: int, size: int, redis_url: str | None) -> Row:
+def _cells(runs: list[Run]) -> list[str]:
+    rates = sorted(run.rate for run in runs)
+    first = runs[0]
+    return [
+        first.backend,
+        first.state,
+        first.mode,
+        str(first.detections),
+        f"{statistics.median(rates):,.0f}",
+        f"{rates[0]:,.0f}-{rates[-1]:,.0f}",
+        f"{statistics.median(run.drain_seconds for run in runs):.2f}",
+    ]
+
+
+async def _run(database_url: str, backend: str, mode: str, requests: int, size: int, redis_url: str | None) -> Run:
     settings = BackendSettings(
         database_url=database_url,
         redis_url=redis_url,
@@ -139,10 +154,10 @@ async def _run(database_url: str, backend: str, mode: str, requests: int, size: 
             await services.batcher.flush_all()
             drain_seconds = time.perf_counter() - drain_started
     await engine.dispose()
-    return Row(backend, mode, requests, requests * size, seconds, drain_seconds)
+    return Run(backend, mode, "redis" if redis_url else "memory", requests * size, seconds, drain_seconds)
 
 
-async def _with_postgres(admin_url: str, work: Any) -> list[Row]:
+async def _with_postgres(admin_url: str, work: Callable[[str], Awaitable[Run]]) -> Run:
     name = f"bench_nemotron_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(admin_url)
     try:
@@ -166,27 +181,36 @@ async def main() -> None:
     parser.add_argument("--size", type=int, default=1000, help="detections per request")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--modes", default="history,batched")
+    parser.add_argument("--states", default="memory,redis", help="where open batches are kept")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each configuration (median reported)")
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--redis", default=None, help="REDIS_URL for the batch state (default: in-process)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
-    modes = args.modes.split(",")
+    configs = list(itertools.product(args.backends.split(","), args.states.split(","), args.modes.split(",")))
 
-    rows: list[Row] = []
-    for backend in args.backends.split(","):
-        for mode in modes:
-            if backend == "sqlite":
-                with tempfile.TemporaryDirectory() as tmp:
-                    url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-                    rows.append(await _run(url, backend, mode, args.requests, args.size, args.redis))
-            else:
+    async def run(backend: str, state: str, mode: str) -> Run:
+        redis_url = args.redis_url if state == "redis" else None
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as tmp:
+                url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+                return await _run(url, backend, mode, args.requests, args.size, redis_url)
 
-                async def work(url: str, mode: str = mode) -> list[Row]:
-                    return [await _run(url, "postgresql", mode, args.requests, args.size, args.redis)]
+        async def work(url: str) -> Run:
+            return await _run(url, backend, mode, args.requests, args.size, redis_url)
 
-                rows += await _with_postgres(args.pg_admin_url, work)
+        return await _with_postgres(args.pg_admin_url, work)
 
-    header = ["backend", "mode", "requests", "detections", "seconds", "detections/s", "drain s"]
-    table = [header, *(row.cells() for row in rows)]
+    runs: dict[tuple[str, str, str], list[Run]] = {config: [] for config in configs}
+    for _ in range(args.repeat):
+        for config in configs:
+            runs[config].append(await run(*config))
+
+    print(
+        f"## Bulk ingest ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
+        f"{args.requests} requests x {args.size} detections, median of {args.repeat})"
+    )
+    header = ["database", "batch state", "mode", "detections", "detections/s", "min-max", "drain s"]
+    table = [header, *(_cells(runs[config]) for config in configs)]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for i, line in enumerate(table):
         print("  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)))

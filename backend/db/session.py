@@ -21,7 +21,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK_ID = 0x6E656D6F  # PostgreSQL advisory lock: one process migrates at a time
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
-# the plain sqlite3 sessions of each aiosqlite engine (see run_unit_of_work), dropped with the engine
+# the plain sqlite3 sessions of each aiosqlite engine (see run_unit_of_work): disposed and dropped with it
 _THREAD_SESSIONS: weakref.WeakKeyDictionary[Engine, sessionmaker[Session]] = weakref.WeakKeyDictionary()
 
 
@@ -66,7 +66,7 @@ def _thread_sessions(engine: AsyncEngine) -> sessionmaker[Session] | None:
         event.listen(sync_engine, "connect", _sqlite_pragmas)
         factory = sessionmaker(sync_engine, expire_on_commit=False)
         _THREAD_SESSIONS[engine.sync_engine] = factory
-        weakref.finalize(engine.sync_engine, sync_engine.dispose)
+        event.listen(engine.sync_engine, "engine_disposed", lambda _engine: sync_engine.dispose())
     return factory
 
 

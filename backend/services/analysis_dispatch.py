@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from backend.api.schemas.events import event_message
 from backend.db.session import rows_affected, run_unit_of_work
@@ -72,14 +73,7 @@ class AnalysisDispatcher:
                     event = await self._save_failure(batch_id, camera_id, EventKind.BATCH, detection_ids, exc)
         finally:
             metrics.QUEUE_DEPTH.dec()
-        async with self._sessions() as session:
-            await session.execute(
-                update(Batch)
-                .where(Batch.id == batch_id, Batch.status.in_([BatchStatus.CLOSED, BatchStatus.FAILED]))
-                .values(status=BatchStatus.ANALYZED, next_retry_at=None)
-            )
-            await session.commit()
-        return await self._announce(event)
+        return await self._announce(event, analyzed_batch=batch_id)
 
     async def on_fast_path(self, camera_id: str, detection_id: int) -> Event:
         metrics.QUEUE_DEPTH.inc()
@@ -120,16 +114,15 @@ class AnalysisDispatcher:
             now=self._clock(),
         )
 
-    async def _announce(self, event: Event) -> Event:
-        """Counts and broadcasts the event as stored now (the analyzer's instance may be detached or stale)."""
+    async def _announce(self, event: Event, analyzed_batch: str | None = None) -> Event:
+        """Counts and broadcasts the event as stored now (the analyzer's instance may be detached or stale);
+        ``analyzed_batch`` is marked analyzed in the same unit of work."""
         identity = inspect(event).identity
         if identity is None:
             raise LookupError("the analyzer returned an event that was never stored")
-        event_id = identity[0]
-        async with self._sessions() as session:
-            stored = await session.get(Event, event_id)
+        stored = await run_unit_of_work(self._sessions, _stored_event, identity[0], analyzed_batch)
         if stored is None:
-            raise LookupError(f"the analyzer returned event {event_id}, which is not stored")
+            raise LookupError(f"the analyzer returned event {identity[0]}, which is not stored")
         metrics.EVENTS.labels(stored.risk_level or "none", stored.status).inc()
         logger.info(
             "event stored",
@@ -211,3 +204,15 @@ class AnalysisDispatcher:
                 await self.retry_due()
             except Exception:
                 logger.exception("retry pass failed")
+
+
+def _stored_event(session: Session, event_id: int, analyzed_batch: str | None) -> Event | None:
+    if analyzed_batch is not None:
+        session.execute(
+            update(Batch)
+            .where(Batch.id == analyzed_batch, Batch.status.in_([BatchStatus.CLOSED, BatchStatus.FAILED]))
+            .values(status=BatchStatus.ANALYZED, next_retry_at=None)
+        )
+    stored = session.get(Event, event_id)
+    session.commit()
+    return stored

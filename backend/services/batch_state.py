@@ -8,6 +8,7 @@ Times are POSIX seconds. The database rows stay the durable record (see ``batche
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,9 +35,13 @@ class Placement:
     expired: str | None  # a due batch that was still open for the camera left the open state: the caller closes it
 
 
+Placements = dict[str, list[Placement]]  # each camera's placements, in the order its detections fill them
+
+
 class BatchState(Protocol):
-    async def place(self, camera_id: str, candidate_id: str, count: int, now: float) -> Placement:
-        """Puts up to ``count`` detections in the camera's open batch (a new one, ``candidate_id``, if none)."""
+    async def place(self, counts: Mapping[str, int], new_id: Callable[[], str], now: float) -> Placements:
+        """Puts ``counts[camera]`` detections (at least one) of each camera, in order, into the camera's open batch
+        and as many new ones (ids from ``new_id``) as they fill: one atomic step for the whole request."""
         ...
 
     async def pop_due(self, now: float) -> list[tuple[str, str]]:
@@ -75,21 +80,31 @@ class MemoryBatchState:
             batch.count >= r.max_detections
         )
 
-    async def place(self, camera_id: str, candidate_id: str, count: int, now: float) -> Placement:
+    async def place(self, counts: Mapping[str, int], new_id: Callable[[], str], now: float) -> Placements:
+        return {camera_id: self._place(camera_id, count, new_id, now) for camera_id, count in _checked(counts)}
+
+    def _place(self, camera_id: str, count: int, new_id: Callable[[], str], now: float) -> list[Placement]:
         expired = None
         batch = self._open.pop(camera_id, None)
         if batch is not None and self._is_due(batch, now):
             expired, batch = batch.batch_id, None
-        opened = batch is None
-        if batch is None:
-            batch = _OpenBatch(candidate_id, now, now, 0)
-        taken = min(count, self._rules.max_detections - batch.count)
-        batch.count += taken
-        batch.last = max(batch.last, now)
-        full = batch.count >= self._rules.max_detections
-        if not full:
+        placements = []
+        while count:
+            opened = batch is None
+            if batch is None:
+                batch = _OpenBatch(new_id(), now, now, 0)
+            taken = min(count, self._rules.max_detections - batch.count)
+            batch.count += taken
+            batch.last = max(batch.last, now)
+            count -= taken
+            full = batch.count >= self._rules.max_detections
+            placements.append(Placement(batch.batch_id, opened, taken, full, expired))
+            expired = None
+            if full:
+                batch = None
+        if batch is not None:
             self._open[camera_id] = batch
-        return Placement(batch.batch_id, opened, taken, full, expired)
+        return placements
 
     async def pop_due(self, now: float) -> list[tuple[str, str]]:
         due = [(camera, b.batch_id) for camera, b in self._open.items() if self._is_due(b, now)]
@@ -112,39 +127,57 @@ class MemoryBatchState:
         return batch.batch_id
 
 
-# KEYS: camera hash, deadlines zset. ARGV: camera, candidate, count, now, window, idle, max.
+# KEYS: deadlines zset, then each camera's hash. ARGV: now, window, idle, max, then for each camera: camera, count,
+# number of candidate ids, candidate ids (new batches take them in order).
+# Returns per placement: camera position (1-based), batch id, opened (0/1), taken, full (0/1), expired batch id or ''.
 _PLACE = """
-local hkey, zkey = KEYS[1], KEYS[2]
-local camera, candidate = ARGV[1], ARGV[2]
-local count, now = tonumber(ARGV[3]), tonumber(ARGV[4])
-local window, idle, max = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local cur = redis.call('HMGET', hkey, 'batch_id', 'opened', 'last', 'count')
-local batch_id, opened, last, n = cur[1], tonumber(cur[2]), tonumber(cur[3]), tonumber(cur[4])
-local expired = ''
-if batch_id and (now >= math.min(opened + window, last + idle) or n >= max) then
-  expired = batch_id
-  redis.call('DEL', hkey)
-  redis.call('ZREM', zkey, camera .. '|' .. batch_id)
-  batch_id = false
+local zkey = KEYS[1]
+local now, window, idle, max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local out = {}
+local arg = 5
+for k = 2, #KEYS do
+  local hkey, camera, count = KEYS[k], ARGV[arg], tonumber(ARGV[arg + 1])
+  local candidate = arg + 3
+  arg = candidate + tonumber(ARGV[arg + 2])
+  local cur = redis.call('HMGET', hkey, 'batch_id', 'opened', 'last', 'count')
+  local batch_id, opened, last, n = cur[1], tonumber(cur[2]), tonumber(cur[3]), tonumber(cur[4])
+  local expired = ''
+  if batch_id and (now >= math.min(opened + window, last + idle) or n >= max) then
+    expired = batch_id
+    redis.call('ZREM', zkey, camera .. '|' .. batch_id)
+    batch_id = false
+  end
+  while count > 0 do
+    local opened_new = 0
+    if not batch_id then
+      batch_id, opened, last, n, opened_new = ARGV[candidate], now, now, 0, 1
+      candidate = candidate + 1
+    end
+    local taken = math.min(count, max - n)
+    n, count, last = n + taken, count - taken, math.max(last, now)
+    local full = 0
+    if n >= max then
+      full = 1
+      redis.call('ZREM', zkey, camera .. '|' .. batch_id)
+    end
+    table.insert(out, k - 1)
+    table.insert(out, batch_id)
+    table.insert(out, opened_new)
+    table.insert(out, taken)
+    table.insert(out, full)
+    table.insert(out, expired)
+    expired = ''
+    if full == 1 then batch_id = false end
+  end
+  if batch_id then
+    redis.call('HSET', hkey, 'batch_id', batch_id, 'opened', string.format('%.6f', opened),
+               'last', string.format('%.6f', last), 'count', n)
+    redis.call('ZADD', zkey, string.format('%.6f', math.min(opened + window, last + idle)), camera .. '|' .. batch_id)
+  else
+    redis.call('DEL', hkey)
+  end
 end
-local opened_new = 0
-if not batch_id then
-  batch_id, opened, last, n, opened_new = candidate, now, now, 0, 1
-end
-local taken = math.min(count, max - n)
-n = n + taken
-last = math.max(last, now)
-local full = 0
-if n >= max then
-  full = 1
-  redis.call('DEL', hkey)
-  redis.call('ZREM', zkey, camera .. '|' .. batch_id)
-else
-  redis.call('HSET', hkey, 'batch_id', batch_id, 'opened', string.format('%.6f', opened),
-             'last', string.format('%.6f', last), 'count', n)
-  redis.call('ZADD', zkey, string.format('%.6f', math.min(opened + window, last + idle)), camera .. '|' .. batch_id)
-end
-return {batch_id, opened_new, taken, full, expired}
+return out
 """
 
 # KEYS: deadlines zset. ARGV: camera hash key prefix, max score ('+inf' for all).
@@ -180,6 +213,12 @@ return ARGV[2]
 """
 
 
+def _checked(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    if any(count < 1 for count in counts.values()):
+        raise ValueError(f"each camera places at least one detection: {dict(counts)}")
+    return list(counts.items())
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -203,12 +242,22 @@ class RedisBatchState:
     def _keys(self, camera_id: str) -> list[str]:
         return [self._camera_prefix + camera_id, self._deadlines]
 
-    async def place(self, camera_id: str, candidate_id: str, count: int, now: float) -> Placement:
+    async def place(self, counts: Mapping[str, int], new_id: Callable[[], str], now: float) -> Placements:
         r = self._rules
-        args: list[ScriptArg] = [camera_id, candidate_id, count, f"{now:.6f}"]
-        args += [r.window_seconds, r.idle_seconds, r.max_detections]
-        batch_id, opened, taken, full, expired = await self._place(keys=self._keys(camera_id), args=args)
-        return Placement(_text(batch_id), int(opened) == 1, int(taken), int(full) == 1, _text(expired) or None)
+        cameras = [camera_id for camera_id, _ in _checked(counts)]
+        args: list[ScriptArg] = [f"{now:.6f}", r.window_seconds, r.idle_seconds, r.max_detections]
+        for camera_id in cameras:
+            candidates = [new_id() for _ in range(-(-counts[camera_id] // r.max_detections))]  # enough to hold all
+            args += [camera_id, counts[camera_id], len(candidates), *candidates]
+        keys = [self._deadlines, *(self._camera_prefix + camera_id for camera_id in cameras)]
+        flat = await self._place(keys=keys, args=args)
+        placements: Placements = {camera_id: [] for camera_id in cameras}
+        for i in range(0, len(flat), 6):
+            position, batch_id, opened, taken, full, expired = flat[i : i + 6]
+            placements[cameras[int(position) - 1]].append(
+                Placement(_text(batch_id), int(opened) == 1, int(taken), int(full) == 1, _text(expired) or None)
+            )
+        return placements
 
     async def pop_due(self, now: float) -> list[tuple[str, str]]:
         return await self._pop(f"{now:.6f}")

@@ -89,7 +89,7 @@ class Batcher:
 
     async def assign(self, session: AsyncSession, counts: dict[str, int], now: datetime) -> list[Assignment]:
         """Places ``counts[camera_id]`` detections of each camera (in order); upserts the Batch rows in ``session``."""
-        plan = {camera_id: await self._place(camera_id, count, now) for camera_id, count in counts.items() if count}
+        plan = await self._state.place({c: n for c, n in counts.items() if n}, new_batch_id, now.timestamp())
         expired = [(camera_id, p.expired) for camera_id, ps in plan.items() for p in ps if p.expired]
         pending = [(camera_id, p) for camera_id, ps in plan.items() for p in ps]
         while pending:
@@ -98,7 +98,7 @@ class Batcher:
             pending = []
             for camera_id, placed in refused:  # closed by another process meanwhile: these go to a new batch
                 await self._state.discard(camera_id, placed.batch_id)
-                again = await self._place(camera_id, placed.taken, now)
+                again = (await self._state.place({camera_id: placed.taken}, new_batch_id, now.timestamp()))[camera_id]
                 position = plan[camera_id].index(placed)
                 plan[camera_id][position : position + 1] = again
                 expired += [(camera_id, p.expired) for p in again if p.expired]
@@ -117,14 +117,6 @@ class Batcher:
                     assignment.to_close.append(placed.batch_id)
                 assignment.batch_ids.extend([placed.batch_id] * placed.taken)
         return list(assignments.values())
-
-    async def _place(self, camera_id: str, count: int, now: datetime) -> list[Placement]:
-        placements = []
-        while count:
-            placed = await self._state.place(camera_id, new_batch_id(), count, now.timestamp())
-            placements.append(placed)
-            count -= placed.taken
-        return placements
 
     async def _upsert_batches(
         self, session: AsyncSession, placements: Sequence[tuple[str, Placement]], now: datetime

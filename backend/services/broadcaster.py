@@ -102,7 +102,7 @@ class Broadcaster:
                     logger.warning("event channel unreachable, retrying", exc_info=True)
                     await asyncio.sleep(1.0)
                     continue
-                if received is not None and received.get("type") == "message":
+                if received is not None and received.get("type") == "message" and self._subscribers:
                     self._deliver(json.loads(received["data"]))
         finally:
             await pubsub.aclose()

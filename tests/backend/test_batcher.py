@@ -324,3 +324,27 @@ async def test_detections_for_a_batch_closed_elsewhere_go_to_a_new_batch(harness
     assert len(result.batch_ids) == 1 and result.batch_ids != first.batch_ids
     [_, fresh] = await h.batches()
     assert (fresh.id, fresh.status, fresh.detection_count) == (result.batch_ids[0], "open", 2)
+
+
+async def test_one_request_places_every_camera_in_one_step(harness: Harness) -> None:
+    """Several cameras and several batches per camera in one call (one Redis round trip), in detection order."""
+    state = harness.state
+    ids = iter(f"b{i}" for i in range(100))
+    t0 = harness.clock.now.timestamp()
+    first = await state.place({"front_door": 3}, ids.__next__, t0)
+    assert [(p.batch_id, p.opened, p.taken, p.full) for p in first["front_door"]] == [("b0", True, 3, False)]
+
+    placed = await state.place({"front_door": 9, "driveway": 2}, ids.__next__, t0 + 1)
+    assert [(p.batch_id, p.opened, p.taken, p.full, p.expired) for p in placed["front_door"]] == [
+        ("b0", False, 2, True, None),  # the open batch fills up
+        ("b1", True, 5, True, None),
+        ("b2", True, 2, False, None),
+    ]
+    assert [(p.batch_id, p.taken, p.full) for p in placed["driveway"]] == [("b3", 2, False)]
+
+    later = await state.place({"front_door": 1}, ids.__next__, t0 + 1 + RULES.idle_seconds)
+    [again] = later["front_door"]
+    assert (again.opened, again.taken, again.expired) == (True, 1, "b2")  # the idle batch left; a new one opened
+    assert await state.pop_due(t0 + 1 + RULES.idle_seconds) == [("driveway", "b3")]
+    with pytest.raises(ValueError, match="at least one"):
+        await state.place({"front_door": 0}, ids.__next__, t0 + 2)

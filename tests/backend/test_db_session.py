@@ -4,13 +4,20 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from backend.db.session import create_engine_from_url, create_session_factory, run_unit_of_work
+from backend.db.session import (
+    _thread_sessions,
+    create_engine_from_url,
+    create_session_factory,
+    init_db,
+    run_unit_of_work,
+)
 from backend.models import Base, Camera
 from tests.backend.helpers import add_camera
 
@@ -61,3 +68,16 @@ async def test_in_memory_sqlite_runs_on_its_one_connection() -> None:
     assert names == ["Front door"]
     assert thread == threading.get_ident()
     await engine.dispose()
+
+
+async def test_disposing_the_engine_closes_the_worker_thread_connections(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'nemotron.db'}"
+    await init_db(url)
+    engine = create_engine_from_url(url)
+    await run_unit_of_work(create_session_factory(engine), _camera_names)
+    thread_sessions = _thread_sessions(engine)
+    assert thread_sessions is not None
+    pool = thread_sessions.kw["bind"].pool
+    assert pool.checkedin() == 1
+    await engine.dispose()
+    assert thread_sessions.kw["bind"].pool.checkedin() == 0
