@@ -8,7 +8,8 @@ Besides the camera, its zones and the batch's detections, it learns from stored 
   ``sample_days`` is the number of days of history used. Object types of the batch that were never seen in
   that hour get 0.0. No baseline at all when there is not yet one earlier same-weekday hour of history.
 * ``cross_camera``: other cameras' detections from ``cross_camera_minutes`` before the batch's first detection
-  to as long after its last one, the first sighting of each (camera, object type, track) only.
+  to as long after its last one, the first sighting of each (camera, object type, track) only: at most
+  ``CROSS_CAMERA_LIMIT`` sightings, from the first ``CROSS_CAMERA_SCAN`` detections.
 * ``household``: the known faces and plates (``HouseholdEntry`` rows) unless one is given; they serve only to
   match faces and plates, so a batch without either gets an empty one without a query.
 
@@ -41,6 +42,7 @@ from backend.models import Camera, Detection, HouseholdEntry, Zone
 from backend.services.detection_rows import DETECTION_COLUMNS, detection_in, with_offset
 
 CROSS_CAMERA_LIMIT = 50
+CROSS_CAMERA_SCAN = 1000  # detections read at most: a busy street camera must not slow every batch down
 WEEK = timedelta(days=7)
 
 _CAMERA_EXISTS = select(Camera.id).where(Camera.id == bindparam("camera_id"))
@@ -97,6 +99,7 @@ _OTHER_CAMERAS_SIGHTINGS = (
         Detection.detected_at <= bindparam("until"),
     )
     .order_by(Detection.detected_at, Detection.id)
+    .limit(CROSS_CAMERA_SCAN)
 )
 
 

@@ -45,6 +45,7 @@ __all__ = ["AnalysisFailedError", "NemotronAnalyzer", "RiskAssessment", "extract
 
 log = logging.getLogger(__name__)
 PARSE_ATTEMPTS = 2  # a fresh sample when the first answer is unusable
+_DETECTOR_ID = select(Detection.detection_id).where(Detection.id == bindparam("pk"))
 _ASSESSED_EVENT_ID = select(Event.id).where(
     Event.batch_id == bindparam("batch_id"), Event.status == EventStatus.ASSESSED
 )
@@ -290,8 +291,11 @@ class NemotronAnalyzer:
 
     async def analyze_detection_fast_path(self, camera_id: str, detection_id: int) -> Event:
         """A first verdict on one high-confidence critical detection, before its batch closes."""
-        async with self._sessions()() as session:
-            external = await session.scalar(select(Detection.detection_id).where(Detection.id == detection_id))
+        external = await run_unit_of_work(self._sessions(), _detector_id, detection_id)
         if external is None:
             raise LookupError(f"detection {detection_id} of camera {camera_id!r} is not stored")
         return await self._analyze(fast_path_key(camera_id, external), camera_id, EventKind.FAST_PATH, [detection_id])
+
+
+def _detector_id(session: Session, detection_pk: int) -> str | None:
+    return session.connection().scalar(_DETECTOR_ID, {"pk": detection_pk})
