@@ -32,7 +32,6 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.db.session import rows_affected
 from backend.models import Batch, BatchStatus, Detection, table_of, utcnow
 from backend.services import metrics
 from backend.services.batch_state import BatchRules, BatchState, Placement
@@ -182,16 +181,22 @@ class Batcher:
             return []
         camera_of = {batch_id: camera_id for camera_id, batch_id in batches}
         async with self._sessions() as session:
-            closed = []
-            for batch_id in sorted(camera_of):  # the ingest's upsert locks rows in this order too: no deadlock
-                changed = await rows_affected(
-                    session,
-                    update(Batch)
-                    .where(Batch.id == batch_id, Batch.status == BatchStatus.OPEN)
-                    .values(status=BatchStatus.CLOSED, closed_at=now, next_retry_at=now + self._lease),
-                )
-                if changed == 1:
-                    closed.append(batch_id)
+            # the conditional UPDATE decides which of them this closer closes; PostgreSQL first locks the rows in
+            # id order, as the ingest's upsert does (no deadlock); SQLite has one writer at a time anyway
+            ids = sorted(camera_of)
+            if session.get_bind().dialect.name == "postgresql":
+                await session.execute(select(Batch.id).where(Batch.id.in_(ids)).order_by(Batch.id).with_for_update())
+            closed = sorted(
+                (
+                    await session.scalars(
+                        update(Batch)
+                        .where(Batch.id.in_(ids), Batch.status == BatchStatus.OPEN)
+                        .values(status=BatchStatus.CLOSED, closed_at=now, next_retry_at=now + self._lease)
+                        .returning(Batch.id)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).all()
+            )
             pks: dict[str, list[int]] = {batch_id: [] for batch_id in closed}
             if closed:
                 rows = await session.execute(
