@@ -32,14 +32,14 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.api.app import create_app
 from backend.api.services import AppServices
 from backend.config.settings import BackendSettings
 from backend.db.session import create_engine_from_url, create_session_factory, run_unit_of_work
-from backend.models import Detection, Event
+from backend.models import Event
+from backend.services.detection_rows import detector_id
 from backend.services.event_store import fast_path_key, save_event
 
 CAMERAS = ("front_door", "driveway", "backyard", "garage")
@@ -64,8 +64,7 @@ class FixedAnalyzer:
         )
 
     async def analyze_detection_fast_path(self, camera_id: str, detection_id: int) -> Event:
-        async with self.sessions() as session:
-            external = await session.scalar(select(Detection.detection_id).where(Detection.id == detection_id))
+        external = await run_unit_of_work(self.sessions, detector_id, detection_id)
         return await run_unit_of_work(
             self.sessions,
             save_event,

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 
 from backend.api.schemas.events import event_message
 from backend.db.session import rows_affected, run_unit_of_work
-from backend.models import Batch, BatchStatus, Detection, Event, EventKind, EventStatus, utcnow
+from backend.models import Batch, BatchStatus, Event, EventKind, EventStatus, utcnow
 from backend.services import metrics
 from backend.services.batcher import batch_detection_pks
+from backend.services.detection_rows import detector_id
 from backend.services.event_store import event_detection_pks, events_to_retry, fast_path_key, save_event
 
 logger = logging.getLogger(__name__)
@@ -82,10 +83,7 @@ class AnalysisDispatcher:
                 try:
                     event = await self._analyzer.analyze_detection_fast_path(camera_id, detection_id)
                 except Exception as exc:
-                    async with self._sessions() as session:
-                        external_id = await session.scalar(
-                            select(Detection.detection_id).where(Detection.id == detection_id)
-                        )
+                    external_id = await run_unit_of_work(self._sessions, detector_id, detection_id)
                     key = fast_path_key(camera_id, external_id or str(detection_id))
                     event = await self._save_failure(key, camera_id, EventKind.FAST_PATH, [detection_id], exc)
         finally:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, bindparam, select
+from sqlalchemy.orm import Session
 
 from backend.api.schemas.detections import DetectionIn
 from backend.models import Detection
@@ -23,6 +24,13 @@ DETECTION_COLUMNS = (
     Detection.track_id,
     Detection.enrichment,
 )
+
+_DETECTOR_ID = select(Detection.detection_id).where(Detection.id == bindparam("pk"))
+
+
+def detector_id(session: Session, detection_pk: int) -> str | None:
+    """The id the detector gave the stored detection ``detection_pk``; None if there is no such row."""
+    return session.connection().scalar(_DETECTOR_ID, {"pk": detection_pk})
 
 
 def utc_offset_minutes(moment: datetime) -> int:

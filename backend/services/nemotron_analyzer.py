@@ -31,9 +31,10 @@ from backend.api.schemas.llm_response import RISK_ANALYSIS_JSON_SCHEMA
 from backend.config.prompt_variants import get_prompt_variant
 from backend.config.settings import BackendSettings, get_settings
 from backend.db.session import run_unit_of_work
-from backend.models import Detection, Event, EventKind, EventStatus
+from backend.models import Event, EventKind, EventStatus
 from backend.services import metrics
 from backend.services.context_enrichment import AnalysisContext, build_context
+from backend.services.detection_rows import detector_id
 from backend.services.event_store import fast_path_key, save_event
 from backend.services.evidence_risk import EvidenceAssessment, assess_evidence, combine
 from backend.services.history import load_batch_scenario
@@ -45,7 +46,6 @@ __all__ = ["AnalysisFailedError", "NemotronAnalyzer", "RiskAssessment", "extract
 
 log = logging.getLogger(__name__)
 PARSE_ATTEMPTS = 2  # a fresh sample when the first answer is unusable
-_DETECTOR_ID = select(Detection.detection_id).where(Detection.id == bindparam("pk"))
 _ASSESSED_EVENT_ID = select(Event.id).where(
     Event.batch_id == bindparam("batch_id"), Event.status == EventStatus.ASSESSED
 )
@@ -291,11 +291,7 @@ class NemotronAnalyzer:
 
     async def analyze_detection_fast_path(self, camera_id: str, detection_id: int) -> Event:
         """A first verdict on one high-confidence critical detection, before its batch closes."""
-        external = await run_unit_of_work(self._sessions(), _detector_id, detection_id)
+        external = await run_unit_of_work(self._sessions(), detector_id, detection_id)
         if external is None:
             raise LookupError(f"detection {detection_id} of camera {camera_id!r} is not stored")
         return await self._analyze(fast_path_key(camera_id, external), camera_id, EventKind.FAST_PATH, [detection_id])
-
-
-def _detector_id(session: Session, detection_pk: int) -> str | None:
-    return session.connection().scalar(_DETECTOR_ID, {"pk": detection_pk})

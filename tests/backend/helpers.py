@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.api.schemas.detections import DetectionIn
 from backend.db.session import run_unit_of_work
 from backend.models import Camera, Detection, Event, table_of, utcnow
-from backend.services.detection_rows import detection_row
+from backend.services.detection_rows import detection_row, detector_id
 from backend.services.event_store import fast_path_key, save_event
 
 
@@ -111,8 +111,7 @@ class StubAnalyzer:
     async def analyze_detection_fast_path(self, camera_id: str, detection_id: int) -> Event:
         self.fast_calls.append((camera_id, detection_id))
         await self._maybe_fail()
-        async with self.sessions() as session:
-            external = await session.scalar(select(Detection.detection_id).where(Detection.id == detection_id))
+        external = await run_unit_of_work(self.sessions, detector_id, detection_id)
         assert external is not None
         return await run_unit_of_work(
             self.sessions,

@@ -42,7 +42,9 @@ async def _setup(sessions: Sessions, camera_id: str = "front_door", n: int = 3) 
         )
 
 
-async def _save(sessions: Sessions, pks: list[int], assessment: dict[str, Any], batch_id: str = "b1") -> Event:
+async def _save(
+    sessions: Sessions, pks: list[int], assessment: dict[str, Any], batch_id: str = "b1", **options: Any
+) -> Event:
     return await run_unit_of_work(
         sessions,
         save_event,
@@ -51,6 +53,7 @@ async def _save(sessions: Sessions, pks: list[int], assessment: dict[str, Any], 
         kind="batch",
         detection_pks=pks,
         assessment=assessment,
+        **options,
     )
 
 
@@ -136,18 +139,7 @@ async def test_invalid_assessments_are_refused(sessions: Sessions, assessment: d
 async def test_retry_backoff_and_claiming(sessions: Sessions) -> None:
     pks = await _setup(sessions)
     now = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-    event = await run_unit_of_work(
-        sessions,
-        save_event,
-        batch_id="b1",
-        camera_id="front_door",
-        kind="batch",
-        detection_pks=pks,
-        assessment=FAILED,
-        retry_base_seconds=10,
-        max_attempts=3,
-        now=now,
-    )
+    event = await _save(sessions, pks, FAILED, retry_base_seconds=10, max_attempts=3, now=now)
     assert event.next_retry_at == now + timedelta(seconds=10)
     assert retry_delay(3, 10) == timedelta(seconds=40)
 
@@ -160,18 +152,7 @@ async def test_retry_backoff_and_claiming(sessions: Sessions) -> None:
     assert sorted(len(c) for c in claims) == [0, 1]  # one caller only
 
     for attempt, delay in ((2, 20), (3, None)):
-        event = await run_unit_of_work(
-            sessions,
-            save_event,
-            batch_id="b1",
-            camera_id="front_door",
-            kind="batch",
-            detection_pks=pks,
-            assessment=FAILED,
-            retry_base_seconds=10,
-            max_attempts=3,
-            now=now,
-        )
+        event = await _save(sessions, pks, FAILED, retry_base_seconds=10, max_attempts=3, now=now)
         assert event.attempts == attempt
         assert event.next_retry_at == (now + timedelta(seconds=delay) if delay else None)
 
