@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ai.nemotron.launch import REPO, free_port, llm_server_at, port_in_use
-from backend.api.schemas.detections import ScenarioInput
+from backend.domain.scenario import ScenarioInput
 
 DATASET = REPO / "data" / "synthetic"
 LEVEL_STYLE = {"low": "green", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}

@@ -28,7 +28,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ai.nemotron.launch import ServerProcess
-from backend.api.schemas.detections import DetectionIn, ScenarioInput
+from backend.domain.scenario import DetectionIn, ScenarioInput
 from backend.config.prompt_variants import get_prompt_variant
 from backend.config.settings import BackendSettings
 from backend.db.session import create_engine_from_url, create_session_factory, init_db

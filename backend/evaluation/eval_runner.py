@@ -20,7 +20,7 @@ from backend.evaluation.prompt_evaluator import calculate_metrics, evaluate_batc
 from backend.services.context_enrichment import build_context
 from backend.services.evidence_risk import assess_evidence
 from backend.services.nemotron_analyzer import AnalysisFailedError, NemotronAnalyzer
-from backend.services.risk_levels import level_for_score
+from backend.domain.risk_levels import level_for_score
 
 SCORERS = ("combined", "llm_only", "evidence_only")
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from scipy.stats import rankdata
 
 from backend.evaluation.prompt_eval_dataset import EvalSample
-from backend.services.risk_levels import LEVEL_ORDER, MAX_SCORE, MIN_SCORE, RiskLevel, level_for_score
+from backend.domain.risk_levels import LEVEL_ORDER, MAX_SCORE, MIN_SCORE, RiskLevel, level_for_score
 
 NOT_ASSESSED = "not_assessed"
 UNASSESSED = "unassessed"

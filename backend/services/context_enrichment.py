@@ -14,13 +14,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from backend.api.schemas.detections import (
+from backend.domain.scenario import (
     CrossCameraSighting,
     DetectionIn,
     Enrichment,
     ScenarioInput,
     ZoneIn,
     ZoneType,
+    normalise_plate,
 )
 
 # How much being inside a zone of each type raises risk: doors/windows first, the open street last.
@@ -136,11 +137,6 @@ def point_in_polygon(point: Point, polygon: list[Point] | tuple[Point, ...]) -> 
         if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
             inside = not inside
     return inside
-
-
-def normalise_plate(text: str) -> str:
-    """The comparison form of a plate, the same as :class:`Household` applies to known plates."""
-    return text.upper().replace(" ", "").replace("-", "")
 
 
 def poisson_deviation(observed: int, expected: float) -> float:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from backend.api.schemas.detections import DetectionIn
+from backend.domain.scenario import DetectionIn
 from backend.models import Detection
 
 # what ``detection_in`` reads (plus the keys a batch is looked up by): select these, not whole ORM rows

@@ -22,9 +22,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.schemas.detections import Enrichment, Pose
+from backend.domain.scenario import Enrichment, Pose
 from backend.services.context_enrichment import AnalysisContext, DetectionFacts
-from backend.services.risk_levels import MAX_SCORE, MIN_SCORE, band_for_level, level_for_score
+from backend.domain.risk_levels import MAX_SCORE, MIN_SCORE, band_for_level, level_for_score
 from backend.services.text_safety import quote_untrusted
 
 PERSON_TYPES = frozenset({"person", "persons", "people", "pedestrian", "human", "man", "woman", "child"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from backend.api.schemas.detections import DetectionIn
+from backend.domain.scenario import DetectionIn
 
 
 def fast_path_trigger(detection: DetectionIn, threshold: float, object_types: Collection[str]) -> str | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from backend.api.schemas.llm_response import RISK_ANALYSIS_JSON_SCHEMA
-from backend.services.risk_levels import LEVEL_ORDER
+from backend.domain.llm_response import RISK_ANALYSIS_JSON_SCHEMA
+from backend.domain.risk_levels import LEVEL_ORDER
 
 RISK_LEVEL_CHOICES: list[str] = [str(level) for level in LEVEL_ORDER]
 

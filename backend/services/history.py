@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, func, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
-from backend.api.schemas.detections import (
+from backend.domain.scenario import (
     Baseline,
     CameraIn,
     CrossCameraSighting,

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.api.schemas.detections import DetectionIn
+from backend.domain.scenario import DetectionIn
 from backend.models import Camera, Detection, table_of
 from backend.services import metrics
 from backend.services.batcher import Assignment, Batcher

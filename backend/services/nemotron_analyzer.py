@@ -26,8 +26,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from backend.api.schemas.detections import Enrichment, ScenarioInput
-from backend.api.schemas.llm_response import RISK_ANALYSIS_JSON_SCHEMA
+from backend.domain.scenario import Enrichment, ScenarioInput
+from backend.domain.llm_response import RISK_ANALYSIS_JSON_SCHEMA
 from backend.config.prompt_variants import get_prompt_variant
 from backend.config.settings import BackendSettings, get_settings
 from backend.db.session import run_unit_of_work

@@ -23,7 +23,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
-from backend.api.schemas.llm_response import (
+from backend.domain.llm_response import (
     REASONING_MAX_LENGTH,
     RECOMMENDED_ACTION_MAX_LENGTH,
     RISK_FACTORS_MAX_ITEMS,
@@ -36,7 +36,7 @@ from backend.services.context_enrichment import (
     AnalysisContext,
     DetectionFacts,
 )
-from backend.services.risk_levels import LEVEL_DESCRIPTIONS, LEVEL_ORDER, band_for_level
+from backend.domain.risk_levels import LEVEL_DESCRIPTIONS, LEVEL_ORDER, band_for_level
 from backend.services.text_safety import quote_untrusted
 
 TemplateKey = Literal["basic", "enriched", "full_enriched", "vision", "model_zoo"]

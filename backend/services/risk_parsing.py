@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend.api.schemas.llm_response import (
+from backend.domain.llm_response import (
     REASONING_MAX_LENGTH,
     RECOMMENDED_ACTION_MAX_LENGTH,
     RISK_FACTOR_MAX_LENGTH,
@@ -25,7 +25,7 @@ from backend.api.schemas.llm_response import (
     SUMMARY_MAX_LENGTH,
     LLMRiskResponse,
 )
-from backend.services.risk_levels import MAX_SCORE, MIN_SCORE, RiskLevel, level_for_score
+from backend.domain.risk_levels import MAX_SCORE, MIN_SCORE, RiskLevel, level_for_score
 
 MAX_CANDIDATES = 64  # "{" positions tried by extract_json_object
 _THINK_BLOCK = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)

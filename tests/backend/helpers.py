@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.api.schemas.detections import DetectionIn
+from backend.domain.scenario import DetectionIn
 from backend.db.session import run_unit_of_work
 from backend.models import Camera, Detection, Event, table_of, utcnow
 from backend.services.detection_rows import detection_row, detector_id

@@ -13,7 +13,7 @@ from ai.nemotron.launch import ServerProcess
 from backend.api.app import create_app
 from backend.api.services import AppServices
 from backend.config.settings import BackendSettings
-from backend.services.risk_levels import level_for_score
+from backend.domain.risk_levels import level_for_score
 
 NIGHT = datetime(2026, 3, 10, 2, 40, tzinfo=UTC)
 PORCH = {

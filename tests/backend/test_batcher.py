@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.api.schemas.detections import DetectionIn
+from backend.domain.scenario import DetectionIn
 from backend.models import Batch, Detection, Event
 from backend.services.analysis_dispatch import AnalysisDispatcher
 from backend.services.batch_state import BatchRules, BatchState, MemoryBatchState, RedisBatchState

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from backend.api.schemas.detections import ScenarioInput
+from backend.domain.scenario import ScenarioInput
 from backend.services.context_enrichment import (
     NO_HISTORY,
     build_context,

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from ai.nemotron.constraints import constraint_from_request
 from ai.nemotron.gbnf import regex_grammar
-from backend.api.schemas.llm_response import RISK_ANALYSIS_JSON_SCHEMA, LLMRiskResponse
+from backend.domain.llm_response import RISK_ANALYSIS_JSON_SCHEMA, LLMRiskResponse
 from backend.services.guided_constraints import (
     RISK_LEVEL_CHOICES,
     get_guided_choice_config,

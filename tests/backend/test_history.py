@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.api.schemas.detections import Household
+from backend.domain.scenario import Household
 from backend.models import HouseholdEntry, Zone
 from backend.services.history import ScenarioDataMissing, learn_baseline, load_batch_scenario
 from tests.backend.helpers import add_camera, detection, store_detections

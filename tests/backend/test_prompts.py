@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from backend.api.schemas.detections import ScenarioInput
+from backend.domain.scenario import ScenarioInput
 from backend.services.context_enrichment import AnalysisContext, build_context
 from backend.services.prompts import (
     DATA_CLOSE,

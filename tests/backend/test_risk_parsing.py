@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from backend.services.risk_levels import (
+from backend.domain.risk_levels import (
     LEVEL_ORDER,
     MAX_SCORE,
     MIN_SCORE,

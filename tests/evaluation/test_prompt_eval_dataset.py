@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from backend.api.schemas.detections import ScenarioInput
+from backend.domain.scenario import ScenarioInput
 from backend.evaluation.prompt_eval_dataset import (
     CATEGORIES,
     DEFAULT_DATA_DIR,
     EvalSample,
     load_synthetic_eval_dataset,
 )
-from backend.services.risk_levels import band_for_level
+from backend.domain.risk_levels import band_for_level
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data" / "synthetic"
 MARKER = "LABEL-ONLY-MARKER-7f3a"

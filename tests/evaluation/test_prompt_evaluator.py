@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from backend.api.schemas.detections import ScenarioInput
+from backend.domain.scenario import ScenarioInput
 from backend.evaluation.prompt_eval_dataset import EvalSample
 from backend.evaluation.prompt_evaluator import auroc, calculate_metrics, evaluate_batch
 from backend.models import EventStatus
