@@ -22,10 +22,16 @@ from rich.console import Console
 from rich.table import Table
 
 from ai.nemotron.launch import REPO, free_port, llm_server_at, port_in_use
+from backend.domain.risk_levels import RiskLevel
 from backend.domain.scenario import ScenarioInput
 
 DATASET = REPO / "data" / "synthetic"
-LEVEL_STYLE = {"low": "green", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
+LEVEL_STYLE: dict[str, str] = {  # rich styles, one per level of the one table
+    RiskLevel.LOW: "green",
+    RiskLevel.MEDIUM: "yellow",
+    RiskLevel.HIGH: "bold red",
+    RiskLevel.CRITICAL: "bold white on red",
+}
 DEMO_SETTINGS = {
     "BATCH_IDLE_SECONDS": "3",
     "BATCH_WINDOW_SECONDS": "20",

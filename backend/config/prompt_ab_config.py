@@ -1,15 +1,15 @@
 """Prompt A/B experiments (spec "A/B Testing"): which two prompt variants compete, and on what.
 
-An experiment names two keys of ``PROMPT_VARIANTS`` (validated here, so an experiment can never point at a
-prompt that does not exist or compare a prompt with itself), the share of traffic the variant gets, and the
-metric of ``calculate_metrics`` that decides.
+An experiment names two keys of ``PROMPT_VARIANTS`` (``backend.services.prompt_variants``; validated here, so
+an experiment can never point at a prompt that does not exist or compare a prompt with itself), the share of
+traffic the variant gets, and the metric of ``calculate_metrics`` that decides.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend.config.prompt_variants import PROMPT_VARIANTS
+from backend.services.prompt_variants import PROMPT_VARIANTS
 
 
 class Experiment(BaseModel):

@@ -1,89 +1,11 @@
-"""The prompt variants an A/B experiment can compare: a key names how the analyzer builds its prompt.
+"""Compatibility re-export: the prompt variants live with the prompts, in
+:mod:`backend.services.prompt_variants`; import them from there."""
 
-- ``current``: the default system prompt, as production sends it.
-- ``rubric``: the default system prompt plus an explicit point-based scoring rubric — the very checklist
-  ``backend.services.evidence_risk`` applies, generated from its rule table so the two cannot drift apart.
-- ``cot``: the default system prompt with Nemotron's built-in reasoning switched on ("detailed thinking on").
-
-Every variant renders through ``backend.services.prompts.build_prompt`` (same templates, same untrusted-text
-handling, same token budgeting); only the system prompt differs.
-"""
-
-from __future__ import annotations
-
-from collections.abc import Callable
-
-from pydantic import BaseModel, ConfigDict
-
-from backend.services.context_enrichment import AnalysisContext
-from backend.services.evidence_risk import checklist_rubric
-from backend.services.prompts import (
-    SYSTEM_PROMPT,
-    SYSTEM_PROMPT_WITH_REASONING,
-    RenderedPrompt,
-    TemplateKey,
-    build_prompt,
-    estimate_tokens,
-    to_chatml,
+from backend.services.prompt_variants import (
+    PROMPT_VARIANTS,
+    SYSTEM_PROMPT_WITH_RUBRIC,
+    PromptVariant,
+    get_prompt_variant,
 )
 
-SYSTEM_PROMPT_WITH_RUBRIC = f"{SYSTEM_PROMPT}\n\n{checklist_rubric()}"
-
-
-class PromptVariant(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    key: str
-    description: str
-    system_prompt: str
-    reasoning: bool = False  # the reasoning switch of build_prompt ("detailed thinking on")
-
-    def build(
-        self,
-        ctx: AnalysisContext,
-        template: TemplateKey | None = None,
-        *,
-        token_budget: int | None = None,
-        count_tokens: Callable[[str], int] | None = None,
-        evidence: str | None = None,
-    ) -> RenderedPrompt:
-        """The ChatML prompt for one batch with this variant's system prompt. A longer system prompt than the
-        default shrinks the budget left for detections by the difference, so the whole still fits."""
-        base_system = SYSTEM_PROMPT_WITH_REASONING if self.reasoning else SYSTEM_PROMPT
-        budget = token_budget
-        if budget is not None and self.system_prompt != base_system:
-            count = count_tokens or estimate_tokens
-            budget -= max(0, count(self.system_prompt) - count(base_system))
-        prompt = build_prompt(
-            ctx, template, reasoning=self.reasoning, token_budget=budget, count_tokens=count_tokens, evidence=evidence
-        )
-        if self.system_prompt == prompt.system:
-            return prompt
-        chatml = to_chatml(self.system_prompt, prompt.user)
-        return prompt.model_copy(update={"system": self.system_prompt, "chatml": chatml})
-
-
-PROMPT_VARIANTS: dict[str, PromptVariant] = {
-    variant.key: variant
-    for variant in (
-        PromptVariant(key="current", description="the default system prompt", system_prompt=SYSTEM_PROMPT),
-        PromptVariant(
-            key="rubric",
-            description="the default system prompt plus the point-based scoring rubric of the evidence checklist",
-            system_prompt=SYSTEM_PROMPT_WITH_RUBRIC,
-        ),
-        PromptVariant(
-            key="cot",
-            description="the default system prompt with reasoning on ('detailed thinking on')",
-            system_prompt=SYSTEM_PROMPT_WITH_REASONING,
-            reasoning=True,
-        ),
-    )
-}
-
-
-def get_prompt_variant(key: str) -> PromptVariant:
-    try:
-        return PROMPT_VARIANTS[key]
-    except KeyError:
-        raise KeyError(f"unknown prompt variant {key!r}; known: {', '.join(PROMPT_VARIANTS)}") from None
+__all__ = ["PROMPT_VARIANTS", "SYSTEM_PROMPT_WITH_RUBRIC", "PromptVariant", "get_prompt_variant"]

@@ -35,7 +35,9 @@ ZONE_RISK_WEIGHTS: dict[ZoneType, float] = {
 }
 NIGHT_START_HOUR = 21  # local hour at which night begins (inclusive)
 NIGHT_END_HOUR = 6  # local hour at which night ends (exclusive)
-CROSS_CAMERA_MARGIN = timedelta(minutes=10)
+# Default window, in minutes either side of the batch, in which other cameras' sightings are context; the
+# analyzer passes the CROSS_CAMERA_MINUTES setting (``BackendSettings.cross_camera_minutes``) to build_context.
+CROSS_CAMERA_MINUTES = 10.0
 # An object type the baseline has never seen still gets this expectation: "less than once a day or so".
 MIN_EXPECTED_PER_HOUR = 0.05
 NO_HISTORY = "no history"
@@ -115,7 +117,8 @@ class AnalysisContext(_Facts):
     counts_by_type: dict[str, int]
     baseline: BaselineComparison | None  # None: no history
     baseline_note: str
-    cross_camera: tuple[CameraSightings, ...]  # sightings within CROSS_CAMERA_MARGIN of the window
+    cross_camera: tuple[CameraSightings, ...]  # sightings within ``cross_camera_minutes`` of the window
+    cross_camera_minutes: float  # the window either side that ``cross_camera`` was filtered with
     identities: Identities
     enrichment_kinds: frozenset[str]  # Enrichment field names carrying data in at least one detection
 
@@ -234,12 +237,11 @@ def _baseline(scenario: ScenarioInput, duration_s: float) -> BaselineComparison 
     )
 
 
-def _cross_camera(scenario: ScenarioInput, start: datetime, end: datetime) -> tuple[CameraSightings, ...]:
-    near = [
-        sighting
-        for sighting in scenario.cross_camera
-        if start - CROSS_CAMERA_MARGIN <= sighting.detected_at <= end + CROSS_CAMERA_MARGIN
-    ]
+def _cross_camera(
+    scenario: ScenarioInput, start: datetime, end: datetime, minutes: float
+) -> tuple[CameraSightings, ...]:
+    margin = timedelta(minutes=minutes)
+    near = [sighting for sighting in scenario.cross_camera if start - margin <= sighting.detected_at <= end + margin]
     by_camera: dict[str, list[CrossCameraSighting]] = {}
     for sighting in sorted(near, key=lambda s: s.detected_at):
         by_camera.setdefault(sighting.camera_id, []).append(sighting)
@@ -281,8 +283,11 @@ def _enrichment_kinds(detections: tuple[DetectionIn, ...]) -> frozenset[str]:
     )
 
 
-def build_context(scenario: ScenarioInput) -> AnalysisContext:
-    """All derived facts of one batch."""
+def build_context(scenario: ScenarioInput, *, cross_camera_minutes: float = CROSS_CAMERA_MINUTES) -> AnalysisContext:
+    """All derived facts of one batch; other cameras' sightings count within ``cross_camera_minutes`` either
+    side of the batch (production passes ``BackendSettings.cross_camera_minutes``)."""
+    if not math.isfinite(cross_camera_minutes) or cross_camera_minutes < 0:
+        raise ValueError(f"cross_camera_minutes must be a finite number >= 0, got {cross_camera_minutes!r}")
     ordered = tuple(sorted(scenario.detections, key=lambda d: d.detected_at))
     start, end = ordered[0].detected_at, ordered[-1].detected_at
     facts = tuple(_detection_facts(detection, start, scenario) for detection in ordered)
@@ -297,7 +302,8 @@ def build_context(scenario: ScenarioInput) -> AnalysisContext:
         counts_by_type=dict(Counter(d.object_type for d in ordered)),
         baseline=baseline,
         baseline_note=NO_HISTORY if baseline is None else f"{baseline.sample_days} days of history",
-        cross_camera=_cross_camera(scenario, start, end),
+        cross_camera=_cross_camera(scenario, start, end, cross_camera_minutes),
+        cross_camera_minutes=cross_camera_minutes,
         identities=_identities(facts),
         enrichment_kinds=_enrichment_kinds(ordered),
     )

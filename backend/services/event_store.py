@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, selectinload
 
 from backend.db.session import rows_affected
+from backend.domain.risk_levels import LEVEL_ORDER, MAX_SCORE, MIN_SCORE, RiskLevel, level_for_score
 from backend.models import Detection, Event, EventDetection, EventKind, EventStatus, table_of, utcnow
 
 ASSESSMENT_FIELDS = frozenset(
@@ -41,7 +42,6 @@ ASSESSMENT_FIELDS = frozenset(
         "ended_at",
     }
 )
-RISK_LEVELS = ("low", "medium", "high", "critical")
 MAX_ERROR_CHARS = 2000  # a stored error is cut to this length
 
 
@@ -88,10 +88,13 @@ def _validated(assessment: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"assessment status must be 'assessed' or 'not_assessed', not {status!r}")
     if status == EventStatus.ASSESSED:
         score, level = values.get("risk_score"), values.get("risk_level")
-        if not isinstance(score, int) or not 0 <= score <= 100:
-            raise ValueError(f"an assessed event needs risk_score 0-100, got {score!r}")
-        if level not in RISK_LEVELS:
-            raise ValueError(f"an assessed event needs risk_level in {RISK_LEVELS}, got {level!r}")
+        if isinstance(score, bool) or not isinstance(score, int) or not MIN_SCORE <= score <= MAX_SCORE:
+            raise ValueError(f"an assessed event needs risk_score {MIN_SCORE}-{MAX_SCORE}, got {score!r}")
+        if level not in LEVEL_ORDER:
+            raise ValueError(f"an assessed event needs risk_level in ({', '.join(LEVEL_ORDER)}), got {level!r}")
+        if level != level_for_score(score):
+            raise ValueError(f"risk_level {level!r} is not the band of risk_score {score} ({level_for_score(score)})")
+        values["risk_level"] = str(RiskLevel(level))  # stored as the plain name
     return values
 
 
@@ -136,9 +139,10 @@ def save_event(
     """Stores the assessment of one batch (or fast-path detection) and commits; idempotent per ``batch_id``.
 
     ``assessment`` holds Event columns (``ASSESSMENT_FIELDS``); ``status`` defaults to ``assessed``, which
-    requires ``risk_score`` (0-100) and ``risk_level``. ``started_at``/``ended_at`` default to the first and last
-    detection time. If the event exists: an ``assessed`` one is returned unchanged; a ``not_assessed`` one is
-    updated in place (attempts + 1) by a new assessment. Returns the stored row, never a second one.
+    requires ``risk_score`` (0-100) and the ``risk_level`` of its band (``backend.domain.risk_levels``).
+    ``started_at``/``ended_at`` default to the first and last detection time. If the event exists: an ``assessed``
+    one is returned unchanged; a ``not_assessed`` one is updated in place (attempts + 1) by a new assessment.
+    Returns the stored row, never a second one.
 
     A unit of work on a synchronous Session: ``run_unit_of_work(sessions, save_event, ...)`` from async code.
     """
@@ -207,7 +211,7 @@ async def get_event(session: AsyncSession, event_id: int, *, with_detections: bo
 async def list_events(
     session: AsyncSession,
     camera_id: str | None = None,
-    level: str | None = None,
+    level: RiskLevel | str | None = None,
     status: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -220,7 +224,7 @@ async def list_events(
     if camera_id is not None:
         query = query.where(Event.camera_id == camera_id)
     if level is not None:
-        query = query.where(Event.risk_level == level)
+        query = query.where(Event.risk_level == str(level))  # stored as the plain name
     if status is not None:
         query = query.where(Event.status == status)
     if since is not None:

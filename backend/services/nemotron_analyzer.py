@@ -141,7 +141,7 @@ class NemotronAnalyzer:
     async def assess(self, scenario: ScenarioInput, *, template: str | None = None) -> RiskAssessment:
         """Prompt the LLM about one batch, validate its answer and bound it by the evidence.
         Raises AnalysisFailedError when the LLM gives no usable answer."""
-        ctx = build_context(self._scope(scenario))
+        ctx = build_context(self._scope(scenario), cross_camera_minutes=self.settings.cross_camera_minutes)
         evidence = assess_evidence(ctx)
         try:
             prompt = await self._fit_prompt(ctx, evidence, template)

@@ -1,5 +1,10 @@
 """Prompt templates and ChatML rendering for risk analysis (spec "Prompt Engineering").
 
+The five templates of the spec (``RISK_ANALYSIS_PROMPT`` ... ``MODEL_ZOO_ENHANCED_RISK_ANALYSIS_PROMPT``) are
+each a whole ChatML prompt, :class:`ChatMLTemplate`: ``<|im_start|>system ... <|im_end|>``, ``<|im_start|>user
+... <|im_end|>`` with ``$placeholders`` for the batch's data, and ``<|im_start|>assistant`` where the answer
+begins. :func:`build_prompt` renders one for a batch.
+
 Layout, in this order, for llama.cpp's prefix cache: the system prompt (role, data-not-instructions rule,
 scoring rubric, detection-line legend, exact JSON format) is byte-identical for every request and template,
 so the server reuses its KV cache; the template's static guidance follows; the batch's data comes last,
@@ -16,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from string import Template
 from typing import Literal, get_args
@@ -29,14 +34,8 @@ from backend.domain.llm_response import (
     RISK_FACTORS_MAX_ITEMS,
     SUMMARY_MAX_LENGTH,
 )
-from backend.services.context_enrichment import (
-    CROSS_CAMERA_MARGIN,
-    NIGHT_END_HOUR,
-    NIGHT_START_HOUR,
-    AnalysisContext,
-    DetectionFacts,
-)
-from backend.domain.risk_levels import LEVEL_DESCRIPTIONS, LEVEL_ORDER, band_for_level
+from backend.domain.risk_levels import LEVEL_DESCRIPTIONS, LEVEL_ORDER, MAX_SCORE, MIN_SCORE, band_for_level
+from backend.services.context_enrichment import NIGHT_END_HOUR, NIGHT_START_HOUR, AnalysisContext, DetectionFacts
 from backend.services.text_safety import quote_untrusted
 
 TemplateKey = Literal["basic", "enriched", "full_enriched", "vision", "model_zoo"]
@@ -67,7 +66,7 @@ def _rubric() -> str:
 
 
 _OUTPUT_FORMAT = (
-    '{"risk_score": <integer 0-100>, "risk_level": "<' + "|".join(LEVEL_ORDER) + '>", '
+    f'{{"risk_score": <integer {MIN_SCORE}-{MAX_SCORE}>, "risk_level": "<' + "|".join(LEVEL_ORDER) + '>", '
     f'"summary": "<one or two plain sentences for the homeowner, at most {SUMMARY_MAX_LENGTH} characters>", '
     f'"reasoning": "<your brief reasoning, at most {REASONING_MAX_LENGTH} characters>", '
     f'"risk_factors": ["<short factor>", ... at most {RISK_FACTORS_MAX_ITEMS}], '
@@ -99,9 +98,42 @@ SYSTEM_PROMPT = "\n\n".join(
 
 SYSTEM_PROMPT_WITH_REASONING = "detailed thinking on\n\n" + SYSTEM_PROMPT
 
+
+def to_chatml(system: str, user: str) -> str:
+    return f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
+
+
+class ChatMLTemplate(Template):
+    """A whole ChatML prompt (spec "ChatML Format"): the system part, the user part with ``$placeholders`` for
+    the batch's data, and the opening of the assistant's turn, where the model's answer begins.
+
+    ``.template`` is the whole text, and ``substitute(...)`` renders it with the default system prompt, so the
+    result always equals ``to_chatml(template.system, template.user.substitute(...))``. :func:`build_prompt`
+    renders the two parts with :meth:`render`, with the system part of the variant in use (reasoning on, the
+    rubric) in place of the default; the system part comes first either way, for the prefix cache.
+    """
+
+    def __init__(self, user: str, *, system: str = SYSTEM_PROMPT) -> None:
+        self.system = system  # the static system part; no placeholders
+        self.user = Template(user)  # the user part, with the data's placeholders
+        super().__init__(to_chatml(system.replace(self.delimiter, self.delimiter * 2), user))
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        """The data the template shows, in order of appearance."""
+        return tuple(self.user.get_identifiers())
+
+    def render(self, data: Mapping[str, str], *, system: str | None = None) -> tuple[str, str, str]:
+        """``(system, user, chatml)`` for ``data`` (a value for every placeholder, KeyError otherwise);
+        ``system`` replaces the template's default system part."""
+        system = self.system if system is None else system
+        user = self.user.substitute(data)
+        return system, user, to_chatml(system, user)
+
+
 _ASK = "Reply with the JSON object only."
 
-RISK_ANALYSIS_PROMPT = Template(f"""Rate this batch from the camera, the time of day and the detections.
+RISK_ANALYSIS_PROMPT = ChatMLTemplate(f"""Rate this batch from the camera, the time of day and the detections.
 {DATA_OPEN}
 $camera
 $detections
@@ -130,7 +162,7 @@ _MODEL_ZOO_GUIDE = """Interpreting the detector tags:
 - TAMPERING (camera covered, moved or blinded): high on its own, critical with a person at an entry point.
 - dist=Nm: distance from the camera; close to the house means closer to entry points."""
 
-ENRICHED_RISK_ANALYSIS_PROMPT = Template(f"""Rate this batch. {_CONTEXT_GUIDE}
+ENRICHED_RISK_ANALYSIS_PROMPT = ChatMLTemplate(f"""Rate this batch. {_CONTEXT_GUIDE}
 {DATA_OPEN}
 $camera
 $zones
@@ -140,7 +172,7 @@ $detections
 {DATA_CLOSE}
 ${{evidence}}{_ASK}""")
 
-FULL_ENRICHED_RISK_ANALYSIS_PROMPT = Template(f"""Rate this batch. {_CONTEXT_GUIDE}
+FULL_ENRICHED_RISK_ANALYSIS_PROMPT = ChatMLTemplate(f"""Rate this batch. {_CONTEXT_GUIDE}
 {_IDENTITY_GUIDE}
 {DATA_OPEN}
 $camera
@@ -152,7 +184,7 @@ $detections
 {DATA_CLOSE}
 ${{evidence}}{_ASK}""")
 
-VISION_ENHANCED_RISK_ANALYSIS_PROMPT = Template(f"""Rate this batch. {_CONTEXT_GUIDE}
+VISION_ENHANCED_RISK_ANALYSIS_PROMPT = ChatMLTemplate(f"""Rate this batch. {_CONTEXT_GUIDE}
 {_IDENTITY_GUIDE}
 {_VISION_GUIDE}
 {DATA_OPEN}
@@ -165,7 +197,7 @@ $detections
 {DATA_CLOSE}
 ${{evidence}}{_ASK}""")
 
-MODEL_ZOO_ENHANCED_RISK_ANALYSIS_PROMPT = Template(f"""Rate this batch. {_CONTEXT_GUIDE}
+MODEL_ZOO_ENHANCED_RISK_ANALYSIS_PROMPT = ChatMLTemplate(f"""Rate this batch. {_CONTEXT_GUIDE}
 {_IDENTITY_GUIDE}
 {_VISION_GUIDE}
 {_MODEL_ZOO_GUIDE}
@@ -180,7 +212,7 @@ $detections
 {DATA_CLOSE}
 ${{evidence}}{_ASK}""")
 
-TEMPLATES: dict[TemplateKey, Template] = {
+TEMPLATES: dict[TemplateKey, ChatMLTemplate] = {
     "basic": RISK_ANALYSIS_PROMPT,
     "enriched": ENRICHED_RISK_ANALYSIS_PROMPT,
     "full_enriched": FULL_ENRICHED_RISK_ANALYSIS_PROMPT,
@@ -224,10 +256,6 @@ def estimate_tokens(text: str) -> int:
     """A deliberately generous token count for when no tokenizer is at hand: every digit, punctuation mark
     and line break one token (as digit-splitting tokenizers do), words one token per 4 letters."""
     return sum(math.ceil(len(piece) / 4) if piece[0].isalpha() else 1 for piece in re.findall(r"[^\W\d_]+|\S|\n", text))
-
-
-def to_chatml(system: str, user: str) -> str:
-    return f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
 
 
 # --- data sections -------------------------------------------------------------------------------------
@@ -282,7 +310,7 @@ def _baseline_section(ctx: AnalysisContext) -> str:
 
 
 def _cross_camera_section(ctx: AnalysisContext) -> str:
-    minutes = int(CROSS_CAMERA_MARGIN.total_seconds() // 60)
+    minutes = f"{ctx.cross_camera_minutes:g}"  # the window the context was filtered with
     if not ctx.cross_camera:
         return f"Other cameras within {minutes} min: no sightings"
     parts = []
@@ -473,9 +501,12 @@ def build_prompt(
     token_budget: int | None = None,
     count_tokens: Callable[[str], int] | None = None,
     evidence: str | None = None,
+    system: str | None = None,
 ) -> RenderedPrompt:
     """The ChatML prompt for one batch. ``evidence``: the system's own checklist verdict
     (evidence_risk.EvidenceAssessment.prompt_summary), shown after the camera data, outside it.
+    ``system``: a system prompt in place of the default (``SYSTEM_PROMPT``, or ``SYSTEM_PROMPT_WITH_REASONING``
+    with ``reasoning``), as a prompt variant has it; the budget counts it like the rest.
     With ``token_budget`` (tokens for the whole ChatML text, counted by
     ``count_tokens`` or :func:`estimate_tokens`), detection lines are summarized as needed to fit;
     PromptBudgetError if even the fully summarized prompt does not fit."""
@@ -483,7 +514,8 @@ def build_prompt(
     if key not in TEMPLATES:
         raise ValueError(f"unknown template {key!r}; known: {', '.join(TEMPLATE_KEYS)}")
     rank = TEMPLATE_KEYS.index(key)
-    system = SYSTEM_PROMPT_WITH_REASONING if reasoning else SYSTEM_PROMPT
+    if system is None:
+        system = SYSTEM_PROMPT_WITH_REASONING if reasoning else SYSTEM_PROMPT
     sections = {
         "camera": _camera_section(ctx),
         "conditions": _conditions_section(ctx),
@@ -496,12 +528,13 @@ def build_prompt(
 
     def render(kept: set[int]) -> RenderedPrompt:
         detections, shown = _detections_section(ctx, lines, kept)
-        user = TEMPLATES[key].substitute(sections, detections=detections, evidence=f"{evidence}\n" if evidence else "")
+        data = sections | {"detections": detections, "evidence": f"{evidence}\n" if evidence else ""}
+        shown_system, user, chatml = TEMPLATES[key].render(data, system=system)
         return RenderedPrompt(
             template=key,
-            system=system,
+            system=shown_system,
             user=user,
-            chatml=to_chatml(system, user),
+            chatml=chatml,
             summarized=shown < len(ctx.detections),
             detections_shown=shown,
             detections_total=len(ctx.detections),

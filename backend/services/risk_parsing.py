@@ -25,7 +25,7 @@ from backend.domain.llm_response import (
     SUMMARY_MAX_LENGTH,
     LLMRiskResponse,
 )
-from backend.domain.risk_levels import MAX_SCORE, MIN_SCORE, RiskLevel, level_for_score
+from backend.domain.risk_levels import LEVEL_ORDER, MAX_SCORE, MIN_SCORE, RiskLevel, level_for_score
 
 MAX_CANDIDATES = 64  # "{" positions tried by extract_json_object
 _THINK_BLOCK = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
@@ -206,7 +206,7 @@ def _normalised(data: dict[str, Any]) -> LLMRiskResponse:
         try:
             level = RiskLevel(str(raw_level).strip().lower())
         except ValueError:
-            raise RiskParseError(f"risk_level {raw_level!r} is not one of low, medium, high, critical") from None
+            raise RiskParseError(f"risk_level {raw_level!r} is not one of {', '.join(LEVEL_ORDER)}") from None
     action = data.get("recommended_action")
     return LLMRiskResponse(
         risk_score=score,

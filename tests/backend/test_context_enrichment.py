@@ -10,6 +10,7 @@ import pytest
 
 from backend.domain.scenario import ScenarioInput
 from backend.services.context_enrichment import (
+    CROSS_CAMERA_MINUTES,
     NO_HISTORY,
     build_context,
     normalise_plate,
@@ -189,6 +190,29 @@ def test_cross_camera_window_is_ten_minutes_either_side() -> None:
     assert (cams["driveway"].first_offset_s, cams["driveway"].last_offset_s) == (-600, 60)
     assert cams["backyard"].first_offset_s == 720
     assert cams["backyard"].camera_name == "Backyard"
+    assert ctx.cross_camera_minutes == CROSS_CAMERA_MINUTES == 10
+
+
+@pytest.mark.parametrize(("minutes", "seen"), [(15, True), (10, False), (12, True), (11.9, False)])
+def test_cross_camera_window_is_the_minutes_given(minutes: float, seen: bool) -> None:
+    """A sighting 12 minutes before the batch: in with a 15-minute window, out with 10 (CROSS_CAMERA_MINUTES)."""
+    batch = _detection("2026-03-10T03:12:00-05:00")
+    early = _sighting("driveway", "2026-03-10T03:00:00-05:00")  # 12 min before
+    late = _sighting("garage", "2026-03-10T08:24:00+00:00")  # 03:24-05:00, 12 min after
+    ctx = build_context(_scenario(batch, cross_camera=[early, late]), cross_camera_minutes=minutes)
+    assert ctx.cross_camera_minutes == minutes
+    assert {cam.camera_id for cam in ctx.cross_camera} == ({"driveway", "garage"} if seen else set())
+
+
+@pytest.mark.parametrize("minutes", [-1, math.inf, math.nan])
+def test_cross_camera_window_must_be_a_finite_non_negative_number(minutes: float) -> None:
+    with pytest.raises(ValueError, match="cross_camera_minutes"):
+        build_context(_scenario(), cross_camera_minutes=minutes)
+
+
+def test_cross_camera_window_is_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        build_context(_scenario(), 15)  # type: ignore[misc]
 
 
 # --- identities and enrichment kinds ------------------------------------------------------------------

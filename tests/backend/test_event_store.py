@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.db.session import run_unit_of_work
+from backend.domain.risk_levels import LEVEL_ORDER, RiskLevel, band_for_level
 from backend.models import Event, EventDetection
 from backend.services.event_store import (
     event_detection_pks,
@@ -127,6 +128,12 @@ async def test_concurrent_failure_and_success_end_assessed(sessions: Sessions) -
         ({"risk_score": 101, "risk_level": "high"}, "risk_score"),
         ({"risk_score": 10, "risk_level": "low", "colour": "red"}, "unknown assessment fields"),
         ({"status": "maybe"}, "status"),
+        ({"risk_score": -1, "risk_level": "low"}, "risk_score 0-100"),
+        ({"risk_score": True, "risk_level": "low"}, "risk_score"),
+        ({"risk_score": 50, "risk_level": "severe"}, r"risk_level in \(low, medium, high, critical\)"),
+        ({"risk_score": 50, "risk_level": "HIGH"}, "risk_level"),
+        ({"risk_score": 50, "risk_level": "high"}, "not the band of risk_score 50 \\(medium\\)"),
+        ({"risk_score": 85, "risk_level": "high"}, "not the band"),
     ],
 )
 async def test_invalid_assessments_are_refused(sessions: Sessions, assessment: dict[str, Any], message: str) -> None:
@@ -155,6 +162,15 @@ async def test_retry_backoff_and_claiming(sessions: Sessions) -> None:
         event = await _save(sessions, pks, FAILED, retry_base_seconds=10, max_attempts=3, now=now)
         assert event.attempts == attempt
         assert event.next_retry_at == (now + timedelta(seconds=delay) if delay else None)
+
+
+@pytest.mark.parametrize("level", LEVEL_ORDER)
+async def test_every_band_edge_of_the_one_table_is_stored(sessions: Sessions, level: RiskLevel) -> None:
+    pks = await _setup(sessions)
+    for n, score in enumerate(band_for_level(level)):
+        event = await _save(sessions, pks, {"risk_score": score, "risk_level": level}, batch_id=f"{level}-{n}")
+        assert (event.risk_score, event.risk_level) == (score, str(level))
+        assert type(event.risk_level) is str  # the plain name, whether given as the enum or as text
 
 
 async def test_list_events_filters_and_review(sessions: Sessions) -> None:
@@ -190,6 +206,7 @@ async def test_list_events_filters_and_review(sessions: Sessions) -> None:
         everything = await list_events(session)
         assert [e.batch_id for e in everything] == ["drive-0", "front-2", "front-1", "front-0"]  # newest first
         assert [e.batch_id for e in await list_events(session, camera_id="front_door", level="high")] == ["front-1"]
+        assert [e.batch_id for e in await list_events(session, level=RiskLevel.CRITICAL)] == ["front-2"]
         assert [e.batch_id for e in await list_events(session, status="not_assessed")] == ["drive-0"]
         window = await list_events(session, since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=5))
         assert [e.batch_id for e in window] == ["front-2", "front-1"]

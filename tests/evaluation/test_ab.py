@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +16,16 @@ from pydantic import ValidationError
 from scipy import stats
 
 from backend.config.prompt_ab_config import EXPERIMENTS, Experiment, get_experiment
-from backend.config.prompt_variants import PROMPT_VARIANTS, SYSTEM_PROMPT_WITH_RUBRIC, get_prompt_variant
 from backend.evaluation.ab_experiment_runner import analyze_experiment, effect_size_label, select_variant
 from backend.evaluation.prompt_eval_dataset import load_synthetic_eval_dataset
 from backend.services.context_enrichment import build_context
-from backend.services.prompts import SYSTEM_PROMPT, estimate_tokens
+from backend.services.prompt_variants import (
+    PROMPT_VARIANTS,
+    SYSTEM_PROMPT_WITH_RUBRIC,
+    PromptVariant,
+    get_prompt_variant,
+)
+from backend.services.prompts import SYSTEM_PROMPT, build_prompt, estimate_tokens, to_chatml
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -179,3 +185,51 @@ def test_variants_build_their_own_system_prompt_within_the_budget() -> None:
         assert estimate_tokens(prompt.chatml) <= 3500, key
     assert PROMPT_VARIANTS["cot"].build(ctx).system.startswith("detailed thinking on")
     assert "Scoring rubric" in SYSTEM_PROMPT_WITH_RUBRIC and SYSTEM_PROMPT_WITH_RUBRIC.startswith(SYSTEM_PROMPT)
+
+
+def test_variants_render_whole_chatml_with_their_system_prompt_first() -> None:
+    ctx = build_context(load_synthetic_eval_dataset(categories=["normal"])[0].inputs)
+    for key, variant in PROMPT_VARIANTS.items():
+        prompt = variant.build(ctx, evidence="Checklist: 10")
+        assert prompt.chatml == to_chatml(variant.system_prompt, prompt.user), key
+        assert prompt.user == build_prompt(ctx, evidence="Checklist: 10").user, key  # only the system part differs
+    assert PROMPT_VARIANTS["current"].build(ctx) == build_prompt(ctx)
+    assert PROMPT_VARIANTS["cot"].build(ctx) == build_prompt(ctx, reasoning=True)
+
+
+def test_prompt_variant_lives_with_the_prompts_and_config_re_exports_it() -> None:
+    from backend.config import prompt_ab_config
+    from backend.config import prompt_variants as compat
+
+    assert PromptVariant.__module__ == "backend.services.prompt_variants"
+    assert compat.PromptVariant is PromptVariant and compat.PROMPT_VARIANTS is PROMPT_VARIANTS
+    assert compat.get_prompt_variant is get_prompt_variant
+    assert compat.SYSTEM_PROMPT_WITH_RUBRIC is SYSTEM_PROMPT_WITH_RUBRIC
+    assert prompt_ab_config.PROMPT_VARIANTS is PROMPT_VARIANTS
+
+
+# Modules that still import backend.config.prompt_* from services, pending their own rewrite.
+CONFIG_IMPORT_PENDING = {"nemotron_analyzer.py"}
+
+
+def test_services_do_not_import_the_prompt_configuration() -> None:
+    """Layers import downwards: config (the experiments) may import the prompt services, never the reverse."""
+
+    def imports(path: Path, package: str) -> bool:
+        return re.search(rf"^\s*(from|import)\s+{re.escape(package)}", path.read_text(), re.MULTILINE) is not None
+
+    services = REPO / "backend" / "services"
+    offenders = {path.name for path in services.glob("*.py") if imports(path, "backend.config.prompt_")}
+    assert offenders <= CONFIG_IMPORT_PENDING
+    for module in ("prompts.py", "prompt_variants.py", "context_enrichment.py"):  # no configuration at all
+        assert not imports(services / module, "backend.config"), module
+
+
+def test_importing_the_experiments_first_has_no_cycle() -> None:
+    for first in (
+        "backend.config.prompt_ab_config",
+        "backend.config.prompt_variants",
+        "backend.services.prompt_variants",
+    ):
+        code = f"import {first}; from backend.config.prompt_ab_config import get_experiment as g; g('cot_vs_current')"
+        subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.domain.risk_levels import MAX_SCORE, MIN_SCORE, RiskLevel
 from backend.models import Detection, Event
 from backend.services.detection_rows import with_offset
 
-RiskLevel = Literal["low", "medium", "high", "critical"]
+# Levels and score bounds come from the one table (RiskLevel is also the level filter of GET /api/events).
+RiskScore = Annotated[int, Field(ge=MIN_SCORE, le=MAX_SCORE)]
 EventStatusName = Literal["assessed", "not_assessed"]
 
 
@@ -22,8 +24,8 @@ class EventOut(BaseModel):
     camera_id: str
     kind: str
     status: str
-    risk_score: int | None
-    risk_level: str | None
+    risk_score: RiskScore | None
+    risk_level: RiskLevel | None
     summary: str
     reasoning: str
     risk_factors: list[Any]
