@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 ShortText = Annotated[str, StringConstraints(max_length=500)]
@@ -40,11 +41,43 @@ class ZoneIn(_Model):
     polygon: list[tuple[Unit, Unit]] = Field(min_length=3, max_length=64)
 
 
+class BoxOutsideFrame(ValueError):
+    """A detection's box does not overlap its camera's frame at all: nothing of it can be kept."""
+
+    def __init__(self, frame_width: int, frame_height: int) -> None:
+        super().__init__(f"box lies wholly outside the {frame_width}x{frame_height} frame")
+        self.frame_width, self.frame_height = frame_width, frame_height
+
+
+def _clip_span(start: float, length: float, limit: int) -> tuple[float, float] | None:
+    """``[start, start + length]`` cut to ``[0, limit]`` as (start, length); None when nothing of it is left."""
+    end = start + length
+    if start >= 0 and end <= limit:
+        return start, length
+    start, end = max(start, 0.0), min(end, float(limit))
+    return (start, end - start) if end > start else None
+
+
 class BBox(_Model):
-    x: float = Field(ge=0)
-    y: float = Field(ge=0)
-    width: float = Field(gt=0)
-    height: float = Field(gt=0)
+    """A box in pixels of the camera frame, (x, y) its top-left corner. Trackers predict boxes that reach a
+    little past the frame's edge (negative x or y, x + width beyond the frame width): they are valid here and
+    cut to the frame by :meth:`clipped_to` where the frame is known (ingest, ``ScenarioInput``)."""
+
+    x: float = Field(allow_inf_nan=False)
+    y: float = Field(allow_inf_nan=False)
+    width: float = Field(gt=0, allow_inf_nan=False)
+    height: float = Field(gt=0, allow_inf_nan=False)
+
+    def clipped_to(self, frame_width: int, frame_height: int) -> BBox:
+        """The part of this box inside the ``frame_width`` x ``frame_height`` frame (the box itself when it lies
+        within). Raises :class:`BoxOutsideFrame` when it does not overlap the frame (an edge touched is no overlap)."""
+        across = _clip_span(self.x, self.width, frame_width)
+        down = _clip_span(self.y, self.height, frame_height)
+        if across is None or down is None:
+            raise BoxOutsideFrame(frame_width, frame_height)
+        if across == (self.x, self.width) and down == (self.y, self.height):
+            return self
+        return BBox(x=across[0], y=down[0], width=across[1], height=down[1])
 
 
 class LicensePlate(_Model):
@@ -140,8 +173,21 @@ class DetectionIn(_Model):
     object_type: Annotated[str, StringConstraints(min_length=1, max_length=64, to_lower=True)]
     confidence: Unit
     bbox: BBox | None = None
+    # the box as the detector posted it, when it reached outside the frame and ``bbox`` is its clipped part;
+    # None when nothing was clipped. Set by ``clipped_to``; a note sent in is kept (a clipped detection re-posted).
+    bbox_clipped_from: BBox | None = None
     track_id: int | None = None
     enrichment: Enrichment = Field(default_factory=Enrichment)
+
+    def clipped_to(self, frame_width: int, frame_height: int) -> DetectionIn:
+        """This detection with its box cut to the frame and the posted box noted in ``bbox_clipped_from`` (the
+        detection itself when nothing is cut). Raises :class:`BoxOutsideFrame` for a box wholly outside."""
+        if self.bbox is None:
+            return self
+        clipped = self.bbox.clipped_to(frame_width, frame_height)
+        if clipped is self.bbox:
+            return self
+        return self.model_copy(update={"bbox": clipped, "bbox_clipped_from": self.bbox_clipped_from or self.bbox})
 
 
 class Baseline(_Model):
@@ -176,3 +222,17 @@ class ScenarioInput(_Model):
     baseline: Baseline | None = None
     cross_camera: list[CrossCameraSighting] = Field(default_factory=list)
     household: Household = Field(default_factory=Household)
+
+    @model_validator(mode="after")
+    def _clip_boxes_to_the_frame(self) -> ScenarioInput:
+        """Boxes reaching past the camera frame's edge are clipped to it (``DetectionIn.bbox_clipped_from`` keeps
+        the box as given); a box wholly outside the frame is refused."""
+        width, height = self.camera.frame_width, self.camera.frame_height
+        for index, detection in enumerate(self.detections):
+            try:
+                self.detections[index] = detection.clipped_to(width, height)
+            except BoxOutsideFrame as exc:
+                raise PydanticCustomError(
+                    "bbox_outside_frame", "detections[{index}].bbox: {reason}", {"index": index, "reason": str(exc)}
+                ) from None
+        return self

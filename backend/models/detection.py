@@ -13,7 +13,9 @@ from backend.models.base import Base, BigId, utcnow
 
 class Detection(Base):
     """``detected_at`` is stored as UTC; ``utc_offset_minutes`` keeps the offset it was posted with, and
-    ``local_weekday``/``local_hour`` (Monday = 0) the camera's local time derived from it (baseline look-ups)."""
+    ``local_weekday``/``local_hour`` (Monday = 0) the camera's local time derived from it (baseline look-ups).
+    ``bbox`` lies within the camera frame: a box posted reaching past its edge is stored clipped, and the box as
+    posted in ``bbox_clipped_from`` (NULL when nothing was clipped)."""
 
     __tablename__ = "detections"
     __table_args__ = (
@@ -32,6 +34,7 @@ class Detection(Base):
     object_type: Mapped[str] = mapped_column(String(64))
     confidence: Mapped[float]
     bbox: Mapped[dict[str, Any] | None]
+    bbox_clipped_from: Mapped[dict[str, Any] | None]  # the posted box when it reached outside the frame
     track_id: Mapped[int | None]
     enrichment: Mapped[dict[str, Any]]
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="SET NULL"), index=True)

@@ -1,8 +1,10 @@
 """Storing posted detections: all or nothing, batched in the same transaction, fast paths fired after commit.
 
-A request is refused as a whole (nothing written) when a camera is unknown (``UnknownCameras``) or a detection
-id is already stored for its camera or repeated in the request (``DuplicateDetections``): ids are unique per
-camera and never silently skipped. Rows go in with one multi-row ``INSERT`` per chunk (executemany).
+A request is refused as a whole (nothing written) when a camera is unknown (``UnknownCameras``), a box lies
+wholly outside its camera's frame (``BoxesOutsideFrame``) or a detection id is already stored for its camera or
+repeated in the request (``DuplicateDetections``): ids are unique per camera and never silently skipped. A box
+that only reaches past the frame's edge is stored clipped to the frame, the box as posted in
+``bbox_clipped_from``. Rows go in with one multi-row ``INSERT`` per chunk (executemany).
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, String, bindparam, func, insert, select, tuple_
+from sqlalchemy import Select, String, bindparam, func, insert, null, select, tuple_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.domain.scenario import DetectionIn
+from backend.domain.scenario import BoxOutsideFrame, DetectionIn
 from backend.models import Camera, Detection, table_of
 from backend.services import metrics
 from backend.services.batcher import Assignment, Batcher
@@ -53,6 +55,14 @@ class DuplicateDetections(IngestRejected):
     pass
 
 
+class BoxesOutsideFrame(IngestRejected):
+    """Boxes that do not overlap their camera's frame; ``frames``: each such camera's (width, height)."""
+
+    def __init__(self, message: str, problems: list[tuple[int, str, str]], frames: dict[str, tuple[int, int]]) -> None:
+        super().__init__(message, problems)
+        self.frames = frames
+
+
 @dataclass
 class IngestResult:
     stored: int
@@ -85,7 +95,8 @@ async def ingest_detections(
     fired: list[tuple[str, str]] = []
     try:
         async with session.begin():
-            await _reject_unknown_cameras(session, items, by_camera)
+            frames = await _reject_unknown_cameras(session, items, by_camera)
+            items = _clip_to_frames(items, frames)
             await _reject_stored(session, items, by_camera)
             if analyze:
                 counts = {camera_id: len(indexes) for camera_id, indexes in by_camera.items()}
@@ -125,8 +136,12 @@ def _reject_repeats(items: Sequence[tuple[str, DetectionIn]]) -> None:
 
 async def _reject_unknown_cameras(
     session: AsyncSession, items: Sequence[tuple[str, DetectionIn]], by_camera: dict[str, list[int]]
-) -> None:
-    known = set((await session.scalars(select(Camera.id).where(Camera.id.in_(list(by_camera))))).all())
+) -> dict[str, tuple[int, int]]:
+    """The frame size (width, height) of each camera of the request."""
+    found = await session.execute(
+        select(Camera.id, Camera.frame_width, Camera.frame_height).where(Camera.id.in_(list(by_camera)))
+    )
+    known = {camera_id: (width, height) for camera_id, width, height in found.all()}
     unknown = [
         (i, camera_id, items[i][1].id)
         for camera_id, indexes in by_camera.items()
@@ -135,6 +150,24 @@ async def _reject_unknown_cameras(
     ]
     if unknown:
         raise UnknownCameras("unknown cameras", sorted(unknown))
+    return known
+
+
+def _clip_to_frames(
+    items: Sequence[tuple[str, DetectionIn]], frames: dict[str, tuple[int, int]]
+) -> list[tuple[str, DetectionIn]]:
+    """Each box cut to its camera's frame (``DetectionIn.clipped_to``); refuses boxes wholly outside it."""
+    clipped: list[tuple[str, DetectionIn]] = []
+    outside: list[tuple[int, str, str]] = []
+    for index, (camera_id, detection) in enumerate(items):
+        try:
+            clipped.append((camera_id, detection.clipped_to(*frames[camera_id])))
+        except BoxOutsideFrame:
+            outside.append((index, camera_id, detection.id))
+    if outside:
+        used = {camera_id for _, camera_id, _ in outside}
+        raise BoxesOutsideFrame("boxes wholly outside the camera frame", outside, {c: frames[c] for c in sorted(used)})
+    return clipped
 
 
 async def _reject_stored(
@@ -184,7 +217,10 @@ def _rows(
             triggers_fired.add((camera_id, trigger))
             fired.append((camera_id, detection.id))
         fast = trigger is not None
-        rows.append(detection_row(camera_id, detection, batch_id=batch_id, fast_path=fast, created_at=now))
+        row = detection_row(camera_id, detection, batch_id=batch_id, fast_path=fast, created_at=now)
+        note = detection.bbox_clipped_from
+        row["bbox_clipped_from"] = note.model_dump(mode="json") if note is not None else null()  # SQL NULL
+        rows.append(row)
     return rows, fired
 
 

@@ -1,42 +1,92 @@
 """Detection ingest: one at a time or in bulk, all or nothing.
 
-Errors: invalid input → 422 (FastAPI's detail, ``loc`` naming index and field); unknown camera → 422 with
-``loc`` ``[..., "camera_id"]`` and type ``unknown_camera``; a detection id already stored for its camera, or
-repeated in the request → 409 with type ``duplicate_detection`` (never skipped: resending is an error).
-In every error case nothing is written.
+Errors: invalid input → 422 (FastAPI's detail, ``loc`` naming index and field; a bbox with a zero, negative,
+NaN or infinite number among them); unknown camera → 422 with ``loc`` ``[..., "camera_id"]`` and type
+``unknown_camera``; a bbox wholly outside its camera's frame → 422 with ``loc`` ``[..., "bbox"]`` and type
+``bbox_outside_frame``; a detection id already stored for its camera, or repeated in the request → 409 with type
+``duplicate_detection`` (never skipped: resending is an error). In every error case nothing is written.
+
+A bbox that only reaches past the frame's edge is stored clipped to the frame; the detection's
+``bbox_clipped_from`` keeps the box as posted.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 
 from backend.api.schemas.ingest import BulkDetectionsIn, CameraDetectionIn, IngestOut
 from backend.api.services import Services, Session
-from backend.services.ingest import DuplicateDetections, IngestRejected, UnknownCameras, ingest_detections
+from backend.services.ingest import (
+    BoxesOutsideFrame,
+    DuplicateDetections,
+    IngestRejected,
+    UnknownCameras,
+    ingest_detections,
+)
 
-router = APIRouter(prefix="/api/detections", tags=["detections"])
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinite floats written as text ("nan", "inf", "-inf"): JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+class _JsonSafeErrorsRoute(APIRoute):
+    """Python's JSON reader accepts the bare tokens NaN and Infinity, and a validation error echoes its input: the
+    422 answer would then fail to render (a 500). Such inputs are shown as text."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = _json_safe(list(exc.errors()))
+                raise RequestValidationError(errors, body=exc.body, endpoint_ctx=exc.endpoint_ctx) from None
+
+        return route
+
+
+router = APIRouter(prefix="/api/detections", tags=["detections"], route_class=_JsonSafeErrorsRoute)
 
 MAX_REPORTED_PROBLEMS = 100
 
 
 def _rejection(exc: IngestRejected, loc_prefix: list[str | int] | None) -> HTTPException:
     """``loc_prefix`` None: a single detection (``["body", field]``); else ``prefix + [index, field]``."""
-    unknown = isinstance(exc, UnknownCameras)
-    field, kind = ("camera_id", "unknown_camera") if unknown else ("id", "duplicate_detection")
+    unknown, outside = isinstance(exc, UnknownCameras), isinstance(exc, BoxesOutsideFrame)
+    if unknown:
+        field, kind = "camera_id", "unknown_camera"
+    elif outside:
+        field, kind = "bbox", "bbox_outside_frame"
+    else:
+        field, kind = "id", "duplicate_detection"
     detail: list[dict[str, Any]] = []
     for index, camera_id, detection_id in exc.problems[:MAX_REPORTED_PROBLEMS]:
         loc = ["body", field] if loc_prefix is None else [*loc_prefix, index, field]
-        msg = (
-            f"unknown camera {camera_id!r}"
-            if unknown
-            else f"detection id {detection_id!r} already stored or repeated for camera {camera_id!r}"
-        )
+        if unknown:
+            msg = f"unknown camera {camera_id!r}"
+        elif isinstance(exc, BoxesOutsideFrame):
+            width, height = exc.frames[camera_id]
+            msg = f"box lies wholly outside the {width}x{height} frame of camera {camera_id!r}"
+        else:
+            msg = f"detection id {detection_id!r} already stored or repeated for camera {camera_id!r}"
         detail.append({"loc": loc, "msg": msg, "type": kind, "input": camera_id if unknown else detection_id})
     if not detail:
         detail.append({"loc": ["body"], "msg": str(exc), "type": "duplicate_detection"})
-    code = status.HTTP_422_UNPROCESSABLE_CONTENT if unknown else status.HTTP_409_CONFLICT
+    code = status.HTTP_422_UNPROCESSABLE_CONTENT if unknown or outside else status.HTTP_409_CONFLICT
     return HTTPException(code, detail)
 
 
@@ -44,7 +94,7 @@ def _rejection(exc: IngestRejected, loc_prefix: list[str | int] | None) -> HTTPE
 async def post_detection(body: CameraDetectionIn, services: Services, session: Session) -> IngestOut:
     try:
         result = await ingest_detections(session, services.batcher, [(body.camera_id, body)], services.fast_path_rule)
-    except (UnknownCameras, DuplicateDetections) as exc:
+    except (UnknownCameras, BoxesOutsideFrame, DuplicateDetections) as exc:
         raise _rejection(exc, None) from exc
     return IngestOut(stored=result.stored, batch_ids=result.batch_ids, fast_path=result.fast_path)
 
@@ -56,6 +106,6 @@ async def post_detections_bulk(body: BulkDetectionsIn, services: Services, sessi
         result = await ingest_detections(
             session, services.batcher, items, services.fast_path_rule, analyze=body.analyze
         )
-    except (UnknownCameras, DuplicateDetections) as exc:
+    except (UnknownCameras, BoxesOutsideFrame, DuplicateDetections) as exc:
         raise _rejection(exc, ["body", "detections"]) from exc
     return IngestOut(stored=result.stored, batch_ids=result.batch_ids, fast_path=result.fast_path)

@@ -55,7 +55,8 @@ class DetectionOut(BaseModel):
     detected_at: datetime  # in the UTC offset it was posted with
     object_type: str
     confidence: float
-    bbox: dict[str, Any] | None
+    bbox: dict[str, Any] | None  # within the camera frame
+    bbox_clipped_from: dict[str, Any] | None  # the box as posted when it reached outside the frame; else None
     track_id: int | None
     enrichment: dict[str, Any]
     batch_id: str | None
@@ -71,6 +72,7 @@ class DetectionOut(BaseModel):
             object_type=row.object_type,
             confidence=row.confidence,
             bbox=row.bbox,
+            bbox_clipped_from=row.bbox_clipped_from,
             track_id=row.track_id,
             enrichment=row.enrichment,
             batch_id=row.batch_id,
