@@ -8,9 +8,14 @@ back-references, anchors inside the pattern) raise ConstraintError instead of be
 from __future__ import annotations
 
 import re
-import re._constants as sre_c
-import re._parser as sre_parse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # typeshed has stubs for the private modules under their deprecated public names only
+    import sre_constants as sre_c
+    import sre_parse
+else:
+    import re._constants as sre_c
+    import re._parser as sre_parse
 
 from ai.nemotron.errors import ConstraintError
 

@@ -108,7 +108,8 @@ def run_completion(
     room = engine.n_ctx - len(prompt_tokens)
     limit = room if n_predict < 0 else min(n_predict, room)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    text, emitted, tokens = "", 0, []
+    text, emitted = "", 0
+    tokens: list[int] = []
     stop_type: StopType = "none"
     stopping_word = ""
     timings = Timings()

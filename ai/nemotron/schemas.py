@@ -60,14 +60,14 @@ class CompletionRequest(_Sampling):
 class OpenAICompletionRequest(_Sampling):
     """POST /v1/completions."""
 
-    prompt: str | list[int] | list[str]
+    prompt: str | list[int]  # OpenAI's list of prompts is accepted with one string in it
     max_tokens: int | None = Field(default=None, ge=0)
     n: int = Field(default=1, ge=1, le=1)
     stream_options: dict[str, Any] | None = None
 
-    @field_validator("prompt")
+    @field_validator("prompt", mode="before")
     @classmethod
-    def _one_prompt(cls, value: Any) -> str | list[int]:
+    def _one_prompt(cls, value: Any) -> Any:
         if isinstance(value, list) and value and isinstance(value[0], str):
             if len(value) != 1:
                 raise ValueError("only one prompt per request is supported")

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import llguidance
 import llguidance.hf
@@ -34,6 +34,9 @@ from transformers.cache_utils import DynamicLayer
 from ai.nemotron.constraints import Constraint
 from ai.nemotron.engines.base import Engine, EngineSlot, SamplingParams
 from ai.nemotron.errors import ConstraintError, ContextOverflowError, InvalidRequestError, ServerError
+
+if TYPE_CHECKING:  # a TypedDict of llguidance's stubs only, not there at run time
+    from llguidance._lib import JsonCompileOptions
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,11 @@ END_TOKEN_TEXTS = (
     "<|return|>",
 )
 # Compact JSON with the usual separators; a schema's own "x-guidance" options still override these.
-JSON_GRAMMAR_DEFAULTS: dict[str, Any] = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+JSON_GRAMMAR_DEFAULTS: JsonCompileOptions = {
+    "whitespace_flexible": False,
+    "item_separator": ", ",
+    "key_separator": ": ",
+}
 
 
 class HFOptions(BaseModel):
@@ -631,7 +638,9 @@ class HFSlot(EngineSlot):
     def _croppable(self) -> bool:
         """Only full-attention KV layers can be cut back; sliding-window and recurrent states can't."""
         layers = getattr(self._cache, "layers", None)
-        return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+        if not layers:
+            return False
+        return all(type(layer) is DynamicLayer for layer in layers)
 
     def _reset(self) -> None:
         self._cache = None

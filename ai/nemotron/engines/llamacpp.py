@@ -93,7 +93,7 @@ class LlamaCppEngine(Engine):
         buf = (llama_cpp.ctypes.c_char * 256)()
         for token in range(self._main.n_vocab()):
             n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, True)
-            pieces.append(bytes(buf[: max(n, 0)]))
+            pieces.append(buf.raw[: max(n, 0)])
         self._pieces = pieces
 
     def new_slot(self) -> LlamaCppSlot:
