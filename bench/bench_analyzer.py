@@ -28,11 +28,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ai.nemotron.launch import ServerProcess
-from backend.domain.scenario import DetectionIn, ScenarioInput
 from backend.config.prompt_variants import get_prompt_variant
 from backend.config.settings import BackendSettings
 from backend.db.session import create_engine_from_url, create_session_factory, init_db
-from backend.models import Camera, Detection, HouseholdEntry, Zone
+from backend.domain.scenario import DetectionIn, ScenarioInput
+from backend.models import Camera, Detection, HouseholdEntry, Zone, table_of
 from backend.services.context_enrichment import build_context
 from backend.services.detection_rows import detection_row
 from backend.services.evidence_risk import assess_evidence, combine
@@ -50,7 +50,7 @@ class TimedLLMClient(LLMClient):
 
     waited = 0.0
 
-    async def complete(self, **kwargs: Any) -> LLMReply:  # type: ignore[override]
+    async def complete(self, **kwargs: Any) -> LLMReply:
         started = time.perf_counter()
         try:
             return await super().complete(**kwargs)
@@ -135,7 +135,7 @@ async def seed_history(session: AsyncSession, days: int) -> int:
             for i in range(days * HISTORY_PER_DAY)
         ]
         for chunk in range(0, len(rows), 5000):
-            await session.execute(insert(Detection.__table__), rows[chunk : chunk + 5000])
+            await session.execute(insert(table_of(Detection)), rows[chunk : chunk + 5000])
         total += len(rows)
     await session.commit()
     return total
@@ -160,7 +160,7 @@ async def run(batches: int, llm_url: str, history_days: int) -> dict[str, Any]:
                     detection_row("driveway", d, batch_id=None, fast_path=False, created_at=START)
                     for d in plain_detections(10, offset=100 * b)
                 ]
-                await session.execute(insert(Detection.__table__), rows)
+                await session.execute(insert(table_of(Detection)), rows)
                 await session.commit()
                 pks = list(
                     (

@@ -105,7 +105,7 @@ def bench_concurrency(url: str, clients: int, n_predict: int) -> dict[str, Any]:
 
 
 def bench_engines(n_predict: int) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for engine in ("llamacpp", "hf"):
         try:
             with (
