@@ -18,10 +18,12 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.api.routes import cameras, detections, events, system
+from backend.api.schemas.events import event_message
 from backend.api.services import AppServices
 from backend.config.logging import configure_logging
 from backend.config.settings import BackendSettings, get_settings
 from backend.db.session import create_engine_from_url, create_session_factory, init_db
+from backend.models import Event
 from backend.services.analysis_dispatch import AnalysisDispatcher, Analyzer
 from backend.services.batch_state import BatchRules, BatchState, MemoryBatchState, RedisBatchState
 from backend.services.batcher import Batcher
@@ -60,10 +62,14 @@ def create_app(settings: BackendSettings | None = None, analyzer: Analyzer | Non
         redis = Redis.from_url(settings.redis_url, decode_responses=True) if settings.redis_url else None
         broadcaster = Broadcaster(redis, settings.redis_events_channel)
         await broadcaster.start()
+
+        async def publish_event(event: Event) -> None:
+            await broadcaster.publish(event_message(event))
+
         dispatcher = AnalysisDispatcher(
             analyzer or _default_analyzer(settings, redis, sessions),
             sessions,
-            broadcaster.publish,
+            publish_event,
             retry_base_seconds=settings.retry_interval_seconds,
             max_attempts=settings.retry_max_attempts,
             lease_seconds=settings.analysis_lease_seconds,

@@ -7,6 +7,7 @@
   delivered ``max_attempts`` times without an event becomes ``failed``.
 * At most ``concurrency`` analyses run at once in this process; ``nemotron_batch_queue_depth`` counts those
   running or waiting.
+* ``publish(event)`` broadcasts a stored event; the API layer that passes it in decides the message it becomes.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from backend.api.schemas.events import event_message
 from backend.db.session import rows_affected, run_unit_of_work
 from backend.models import Batch, BatchStatus, Event, EventKind, EventStatus, utcnow
 from backend.services import metrics
@@ -47,7 +47,7 @@ class AnalysisDispatcher:
         self,
         analyzer: Analyzer,
         session_factory: async_sessionmaker[AsyncSession],
-        publish: Callable[[dict[str, Any]], Awaitable[None]],
+        publish: Callable[[Event], Awaitable[None]],
         *,
         retry_base_seconds: float = 30.0,
         max_attempts: int = 5,
@@ -140,7 +140,7 @@ class AnalysisDispatcher:
     async def announce(self, event: Event) -> None:
         """Broadcasts a new or updated event; a broadcast failure is logged, never raised."""
         try:
-            await self._publish(event_message(event))
+            await self._publish(event)
         except Exception:
             logger.exception("event broadcast failed", extra={"event_id": event.id})
 

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from backend.api.schemas.events import event_message
 from backend.domain.scenario import DetectionIn
 from backend.models import Batch, Detection, Event
 from backend.services.analysis_dispatch import AnalysisDispatcher
@@ -86,8 +87,8 @@ async def harness(sessions: Sessions, redis_url: str | None, redis_prefix: str) 
     redis = Redis.from_url(redis_url, decode_responses=True) if redis_url else None
     published: list[dict[str, Any]] = []
 
-    async def publish(message: dict[str, Any]) -> None:
-        published.append(message)
+    async def publish(event: Event) -> None:
+        published.append(event_message(event))
 
     dispatcher = AnalysisDispatcher(
         analyzer, sessions, publish, retry_base_seconds=10, lease_seconds=LEASE, clock=clock
