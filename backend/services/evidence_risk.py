@@ -1,30 +1,40 @@
-"""A deterministic, explainable risk assessment from the structured evidence of one batch.
+"""A deterministic, explainable risk assessment from the evidence of one batch, and how it meets the model's.
 
-Why: a small LLM's own score cries wolf on deliveries and misses break-ins. The checklist a security
-professional would apply — who (household, uniformed worker, stranger), where (zone type), when (night),
-how long (dwell), what they do (pose actions), what the detectors flag (weapon, violence, tampering) — is
-computed here as points with a reason each. The result BOUNDS the final score: the LLM writes the narrative
-and may move the score only inside ``[min_score, max_score]`` (the critical band when a hard flag decides,
-a band around the score otherwise, wider when the evidence is uncertain), and :func:`combine` records which
-part decided what.
+The checklist a security professional applies — who (household, worker, stranger), where (zone type), when
+(night), how long (dwell), what they do, what the detectors flag — is computed here as points with a reason
+each. Free text (captions, pose actions, attribute values, object types a detector may report) is read by
+meaning through :mod:`backend.services.semantic` against the concept bank
+(:mod:`backend.domain.concepts`): threat concepts raise the score with a reason quoting the text; benign
+concepts lower it only when non-text facts corroborate them (daytime and a short visit or a carried item,
+never at night at an entry point, never on a bare word, never below a floor).
+
+Hard floors come from detector facts and bind whatever the model says: a weapon or violence flag at
+:data:`DECISIVE_FLAG_CONFIDENCE` or more, a fire/smoke or weapon object, forced entry named by the pose
+model, camera tampering (80 with a person present at night). Text can raise a floor, never remove one.
+
+:func:`combine` meets the model's score: ``final = evidence + trust * (model - evidence)``, then never below
+the floors. ``trust`` (0-1) is measured per model by ``python -m backend eval`` and stored, or set with
+``LLM_TRUST``: 1 lets a correct model decide within the floors, 0 lets the evidence decide and the model only
+write. ``decided_by`` records the trust used, the floors applied and who set the final score.
 
 Only facts of :class:`AnalysisContext` are read: object types, confidences, local time, zone TYPES, dwell,
-baseline deviation, cross-camera sightings, known/unknown identities and enrichment flags. Ids, camera and
-zone names never are. Free text is untrusted: OCR is never read; captions are matched against a few risk
-words and can only RAISE the score; no text can lower it below what a hard flag requires.
+baseline deviation, cross-camera sightings, known/unknown identities and enrichment. Ids, camera and zone
+names never are; OCR text never is.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.domain.scenario import Enrichment, Pose
-from backend.services.context_enrichment import AnalysisContext, DetectionFacts
+from backend.domain.concepts import CONCEPTS_BY_KEY, Concept, Severity
 from backend.domain.risk_levels import MAX_SCORE, MIN_SCORE, band_for_level, level_for_score
+from backend.domain.scenario import Enrichment
+from backend.services.context_enrichment import AnalysisContext, DetectionFacts
+from backend.services.semantic import ConceptMatch, SemanticReader, get_reader
 from backend.services.text_safety import quote_untrusted
 
 PERSON_TYPES = frozenset({"person", "persons", "people", "pedestrian", "human", "man", "woman", "child"})
@@ -62,18 +72,45 @@ ANIMAL_TYPES = frozenset(
     }
 )
 PACKAGE_TYPES = frozenset({"package", "parcel", "box"})
+# Object types the structured rules read; any other type a detector reports ("smoke", "crowbar") is read by
+# meaning like any other text, and a match from it is a detector fact.
+STRUCTURED_TYPES = PERSON_TYPES | VEHICLE_TYPES | ANIMAL_TYPES | PACKAGE_TYPES | WEAPON_TYPES
 
 CREDIBLE_CONFIDENCE = 0.5  # below this a "person" is most likely a shadow, an animal or noise
 DECISIVE_FLAG_CONFIDENCE = 0.6  # a weapon or violence flag at or above this decides "critical"
 WEAK_FLAG_CONFIDENCE = 0.4
-CRITICAL_FLOOR = 85
-TAMPERING_WITH_PERSON_FLOOR = 80
-HIGH_FLOOR = 60
-NON_CRITICAL_CEILING = 84  # without evidence of an actual threat, suspicion alone stays "high" at most
+CRITICAL_FLOOR = band_for_level("critical")[0]
+HIGH_FLOOR = band_for_level("high")[0]
+TAMPERING_WITH_PERSON_FLOOR = 80  # tampering with a person present at night: high, near critical
+NON_CRITICAL_CEILING = band_for_level("high")[1]  # without a threat floor, suspicion alone stays "high" at most
 ANIMALS_ONLY_CEILING = 20
 NIGHT_FACTOR = 1.5  # the same suspicious behaviour weighs more at night
-BOUNDS_HALF_WIDTH = 12
-UNCERTAIN_EXTRA_WIDTH = 6
+
+# What a concept from the concept bank adds: points, and the floor it sets (a detector's finding or text).
+SEVERITY_POINTS: dict[Severity, int] = {Severity.CRITICAL: 50, Severity.HIGH: 35, Severity.SUSPICIOUS: 15}
+SEVERITY_FLOORS: dict[Severity, int] = {Severity.CRITICAL: CRITICAL_FLOOR, Severity.HIGH: HIGH_FLOOR}
+# Concepts a household member explains when they do them at their own home (forcing their own stuck door,
+# climbing in when locked out, taking their own bike); harm to people or fire never is.
+RESIDENT_EXPLAINS = frozenset(
+    {
+        "forced_entry",
+        "attempted_entry",
+        "vehicle_crime",
+        "theft",
+        "trespass_climbing",
+        "peeping",
+        "casing",
+        "concealment",
+        "prowling",
+    }
+)
+# A caption sets a concept's floor only when it means the concept this clearly (cosine similarity) and the
+# same words do not read about as well as ordinary activity; a weaker reading adds the points alone. Detector strings (a pose action, an object type) set floors at their match
+# threshold (backend.services.semantic.SHORT_THRESHOLD).
+TEXT_FLOOR_SIMILARITY = 0.5
+TEXT_FLOOR_MARGIN = 0.05  # ... and nearer to it than to any ordinary meaning by this much
+BENIGN_POINTS = -15  # ordinary activity named by text AND corroborated by non-text facts
+SHORT_VISIT_SECONDS = 120  # a visit this short corroborates a delivery or a call
 
 # A person's presence, by the most sensitive zone type entered: (points by day, points at night).
 ZONE_POINTS: dict[str, tuple[int, int]] = {
@@ -94,6 +131,8 @@ LOITER_FLOOR_SECONDS = 180  # lingering this long at an entry point at night is 
 SMALL_HOURS_END = 5  # midnight to 05:00: almost no legitimate visitors
 LINGERING_VEHICLE_SECONDS = 300
 UNTRACKED_VISIT_GAP_S = 120  # untracked sightings of people closer than this are one visit
+BASELINE_FAR = 0.9
+BASELINE_RAISED = 0.7
 
 
 @dataclass(frozen=True)
@@ -102,36 +141,28 @@ class Rule:
     rubric: str  # how the rule reads in the scoring rubric shown to the LLM
 
 
-# Every fixed-point rule; the rubric prompt variant is generated from this table, so they cannot drift apart.
+# Every fixed-point rule; the rubric prompt variant is generated from this table and the constants above,
+# so they cannot drift apart.
 RULES: dict[str, Rule] = {
     "person": Rule(8, "person"),
     "unknown_face": Rule(5, "unrecognised face"),
-    "small_hours": Rule(10, "stranger on the property 00-05h"),
-    "baseline_far": Rule(10, "people far above usual (deviation>=0.9)"),
-    "baseline_raised": Rule(5, "people above usual (deviation>=0.7)"),
+    "small_hours": Rule(10, f"stranger on the property 00-{SMALL_HOURS_END:02d}h"),
+    "baseline_far": Rule(10, f"people far above usual (deviation>={BASELINE_FAR})"),
+    "baseline_raised": Rule(5, f"people above usual (deviation>={BASELINE_RAISED})"),
     "cross_camera_one": Rule(5, "person on 1 other camera*"),
     "cross_camera_many": Rule(10, "person on 2+ other cameras*"),
     "returning": Rule(10, "stranger seen here before*"),
-    "watching": Rule(10, "watching the house*"),
-    "crouching": Rule(10, "crouching at night or at a door"),
     "face_covering": Rule(15, "face covered by day"),
     "face_covering_weather": Rule(5, "face covered in rain or snow"),
-    "face_covering_night": Rule(25, "face covered at night (min 60)"),
-    "looking_in_window": Rule(35, "looking into windows (min 60)"),
-    "trying_door": Rule(40, "trying doors (min 60)"),
-    "climbing": Rule(30, "climbing a fence or wall (min 60)"),
-    "taking_package": Rule(40, "stranger taking a package (min 60; 85 if confirmed)"),
-    "aggression": Rule(20, "fighting"),
-    "forced_entry": Rule(60, "forced entry (min 85)"),
-    "vandalism": Rule(45, "vandalism (min 60; 85 if confirmed)"),
-    "tampering": Rule(40, "camera tampering (min 60; 80 with a person)"),
-    "weapon": Rule(50, "weapon >=60% (min 85)"),
-    "possible_weapon": Rule(25, "weapon 40-59%"),
-    "weak_weapon": Rule(8, "weapon <40%"),
-    "violence": Rule(50, "violence >=60% (min 85)"),
-    "possible_violence": Rule(25, "violence 40-59%"),
-    "weak_violence": Rule(8, "violence <40%"),
-    "vehicle_damage": Rule(20, "vehicle damage with a person"),
+    "face_covering_night": Rule(25, f"face covered at night (min {HIGH_FLOOR})"),
+    "tampering": Rule(40, f"camera tampering (min {HIGH_FLOOR}; {TAMPERING_WITH_PERSON_FLOOR} with a person at night)"),
+    "weapon": Rule(50, f"weapon >={DECISIVE_FLAG_CONFIDENCE:.0%} (min {CRITICAL_FLOOR})"),
+    "possible_weapon": Rule(25, f"weapon {WEAK_FLAG_CONFIDENCE:.0%}-{DECISIVE_FLAG_CONFIDENCE:.0%}"),
+    "weak_weapon": Rule(8, f"weapon <{WEAK_FLAG_CONFIDENCE:.0%}"),
+    "violence": Rule(50, f"violence >={DECISIVE_FLAG_CONFIDENCE:.0%} (min {CRITICAL_FLOOR})"),
+    "possible_violence": Rule(25, f"violence {WEAK_FLAG_CONFIDENCE:.0%}-{DECISIVE_FLAG_CONFIDENCE:.0%}"),
+    "weak_violence": Rule(8, f"violence <{WEAK_FLAG_CONFIDENCE:.0%}"),
+    "vehicle_damage": Rule(20, f"vehicle damage with a person (min {HIGH_FLOOR})"),
     "vehicle_damage_unattended": Rule(10, "vehicle damage, nobody in view"),
     "vehicle_on_property": Rule(5, "unknown vehicle on the property by day, nobody in view"),
     "vehicle_on_property_night": Rule(10, "same at night"),
@@ -139,56 +170,21 @@ RULES: dict[str, Rule] = {
     "returning_vehicle_more": Rule(20, "3+ passes, extra*"),
     "vehicle_cross_camera": Rule(5, "returning vehicle on other cameras*"),
     "vehicle_baseline": Rule(5, "returning vehicle, traffic far above usual"),
-    "vehicle_lingering": Rule(10, "unknown vehicle lingering 5+ min at night"),
+    "vehicle_lingering": Rule(10, f"unknown vehicle lingering {LINGERING_VEHICLE_SECONDS // 60}+ min at night"),
     "known_face": Rule(-10, "recognised household face (then skip where, when, how long)"),
-    "household_vehicle": Rule(-25, "household vehicle and a visit under 3 min (then skip how long)"),
-    "uniform": Rule(-15, "uniformed delivery or service worker (skip how long)"),
-    "delivery_pattern": Rule(-10, "carrying a package, visit under 2 min"),
-    "pass_by": Rule(-5, "pass-by on sidewalk or street under 1 min"),
+    "household_vehicle": Rule(
+        -25, f"household vehicle and a visit under {LOITER_FLOOR_SECONDS // 60} min (then skip how long)"
+    ),
+    "benign": Rule(
+        BENIGN_POINTS,
+        f"ordinary activity (delivery, trades, visitor) by day, under {SHORT_VISIT_SECONDS // 60} min or carrying "
+        "something (skip how long)",
+    ),
+    "delivery_pattern": Rule(-10, f"carrying a package, visit under {2 * PASS_BY_SECONDS // 60} min"),
+    "pass_by": Rule(-5, f"pass-by on sidewalk or street under {PASS_BY_SECONDS // 60} min"),
     "with_pet": Rule(-5, "person with a pet"),
 }
-
-# Behaviours a pose action names, as word stems, so "jiggling_doorknob" and "trying_door_handle" both count:
-# (behaviour, the action must match, and must also match (or None), and must NOT match (or None)).
-_CAR = r"\b(car|vehicle|mirror|tires?|tyres?|windshield|windscreen|truck|van)\b"
-_BEHAVIOUR_PATTERNS: tuple[tuple[str, str, str | None, str | None], ...] = (
-    ("forced_entry", r"\b(forc|pry|pries|burgl|lock ?pick|ram)\w*|\bpick\w* (the |a )?lock|\bbreak\w* in", None, _CAR),
-    ("forced_entry", r"\b(break|smash|kick|shatter)\w*", r"(door|window|lock|gate|glass|pane)", _CAR),
-    ("vandalism", r"\b(vandal|graffiti|spray|deface)\w*|\btagging\b", None, r"camera|lens"),
-    ("vandalism", r"\b(smash|kick|keying|slash|damag|scratch|break|dent)\w*", _CAR, None),
-    (
-        "trying_door",
-        r"\b(try|tries|trying|pull|jiggl|test|rattl|check|turn|twist|push)\w*",
-        r"(door|handle|knob|lock|latch|gate)",
-        None,
-    ),
-    ("looking_in_window", r"\b(look|peer|peek|peep|star|glanc|gaz|snoop)\w*", r"window", None),
-    ("climbing", r"\b(climb|scal)\w*", None, None),
-    ("climbing", r"\b(jump|hop|vault)\w*", r"(fence|wall|gate|window|balcony|roof)", None),
-    ("taking_package", r"\b(steal|theft|snatch|pilfer|loot)\w*", None, None),
-    ("taking_package", r"\b(pick|grab|tak|lift|remov|swip)\w*", r"(package|parcel|box|deliver)", None),
-    ("aggression", r"\b(fight|punch|assault|attack|shov|strangl|stab|brawl)\w*|\bhit(s|ting)?\b", None, None),
-    ("watching", r"\b(observ|watch|photograph|film|surveil|casing)\w*", None, None),
-    ("watching", r"\blook\w*", r"(house|home|property)", None),
-    ("camera_tampering", r"\b(cover|block|obstruct|tamper|unplug|spray|cut|turn)\w*", r"camera|lens", None),
-)
-_HIDING_POSTURE = r"\b(crouch|crawl|hid|squat)\w*"
-# Caption topics: (topic, points, pattern). Captions are untrusted text: they can only raise the score.
-_CAPTION_TOPICS: tuple[tuple[str, int, str], ...] = (
-    (
-        "forced entry",
-        25,
-        r"\b(shatter\w*|pr(y|ies|ied|ying)|crowbar|burglar\w*|break(s|ing)? in(to)?|forc(es|ed|ing) "
-        r"(open|the|a|its)|(smash|break|kick)\w* (\w+ ){0,3}(window|door|glass|pane|lock))\b",
-    ),
-    ("a weapon", 25, r"\b(gun|pistol|rifle|handgun|firearm|knife|machete|weapon)s?\b"),
-    ("violence", 25, r"\b(fight\w*|punch\w*|assault\w*|attack\w*|stab\w*|beat(s|ing)? (up|a|the))\b"),
-    ("theft or vandalism", 15, r"\b(steal\w*|stole|grabs?|snatch\w*|graffiti|vandal\w*|spray ?paint\w*|damag\w*)\b"),
-    ("concealment", 10, r"\b(balaclava|ski mask|masked|mask)\b"),
-)
-CAPTION_MAX_POINTS = 25
-_WORKER_WORDS = frozenset({"uniform", "uniformed", "courier", "delivery", "postal", "mail", "utility", "service"})
-_NO_VALUE = frozenset({"none", "no", "false", "unknown", "null"})
+_NO_VALUE = frozenset({"none", "no", "false", "unknown", "null", "n/a", ""})
 _POOR_VISIBILITY = frozenset({"poor", "low", "bad", "none"})
 _COVERING_WEATHER = frozenset({"rain", "snow", "sleet", "hail", "storm", "cold", "freezing", "blizzard"})
 
@@ -201,29 +197,52 @@ class EvidenceFactor(BaseModel):
     detail: str  # human-readable, e.g. "person at entry point at night (+22)"
 
 
+class Floor(BaseModel):
+    """A lower bound on the final score and the fact that sets it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    score: int = Field(ge=MIN_SCORE, le=MAX_SCORE)
+    reason: str
+    source: Literal["detector", "text"]
+
+
+class Finding(BaseModel):
+    """A concept the evidence found, for reasons and summaries: what, quoted from where, on which object."""
+
+    model_config = ConfigDict(frozen=True)
+
+    concept: str
+    severity: str
+    label: str
+    quote: str  # the text that named it, quoted as untrusted data
+    source: Literal["caption", "action", "attribute", "object"]
+    object_type: str
+    similarity: float
+
+
 class EvidenceAssessment(BaseModel):
-    """The evidence score, the range it allows the LLM's score, and the reasons."""
+    """The evidence score, its floors and ceiling, and the reasons."""
 
     model_config = ConfigDict(frozen=True)
 
     score: int = Field(ge=MIN_SCORE, le=MAX_SCORE)
     level: str
-    min_score: int = Field(ge=MIN_SCORE, le=MAX_SCORE)
-    max_score: int = Field(ge=MIN_SCORE, le=MAX_SCORE)
-    floor: int  # the lowest score the hard flags allow
-    ceiling: int  # the highest score the evidence allows
-    decisive: bool  # a hard flag requires "critical" (weapon, violence, forced entry, ...)
+    floor: int  # the lowest score the hard facts allow (the highest of ``floors``)
+    ceiling: int  # the highest score the evidence alone gives
+    floors: list[Floor]
+    decisive: bool  # a floor requires "critical" or near it (weapon, violence, fire, forced entry, ...)
     uncertain: bool  # poor visibility, unknown location, weak detections or conflicting signals
     factors: list[EvidenceFactor]
+    findings: list[Finding]
+    benign: list[Finding]  # ordinary activity named by text (corroborated or not: see the "benign" factor)
     explanation: str
 
     def prompt_summary(self) -> str:
-        """The assessment as a prompt may show it: the allowed range and every reason."""
+        """The assessment as a prompt may show it: the checklist's score, floors and every reason."""
         reasons = "; ".join(f.detail for f in self.factors) or "no risk factors"
-        return (
-            f"Evidence checklist: score {self.score} ({self.level}); your risk_score must lie in "
-            f"{self.min_score}-{self.max_score}. Reasons: {reasons}."
-        )
+        floor = f" The score may not go below {self.floor} ({self.floors[0].reason})." if self.floors else ""
+        return f"Evidence checklist: score {self.score} ({self.level}).{floor} Reasons: {reasons}."
 
 
 class FinalVerdict(BaseModel):
@@ -237,7 +256,7 @@ class FinalVerdict(BaseModel):
     risk_factors: list[str]
 
 
-# --- vocabulary ---------------------------------------------------------------------------------------------
+# --- free text --------------------------------------------------------------------------------------------
 
 
 def _plain(text: str | None) -> str:
@@ -249,34 +268,79 @@ def _words(text: str | None) -> frozenset[str]:
     return frozenset(_plain(text).split())
 
 
-def behaviours(action: str | None, posture: str | None = None) -> frozenset[str]:
-    """Risk-relevant behaviours a pose action/posture names, whatever the detector's exact wording."""
-    text = _plain(action)
-    found = {
-        name
-        for name, must, also, never in _BEHAVIOUR_PATTERNS
-        if re.search(must, text) and (also is None or re.search(also, text)) and not (never and re.search(never, text))
-    }
-    if re.search(_HIDING_POSTURE, _plain(posture)):
-        found.add("crouching")
-    return frozenset(found)
+_TextSource = Literal["caption", "action", "attribute", "object"]
 
 
-def caption_topics(caption: str | None) -> frozenset[str]:
-    """Risk topics a scene caption mentions (untrusted text: used only to raise risk)."""
-    text = _plain(caption)
-    return frozenset(topic for topic, _, pattern in _CAPTION_TOPICS if re.search(pattern, text))
+def _texts(f: DetectionFacts) -> list[tuple[_TextSource, str]]:
+    """The free text of one detection, as the semantic layer reads it: caption, pose action and posture,
+    attribute values with their keys ("uniform mail"), clothing, and an object type no rule reads."""
+    d = f.detection
+    e = d.enrichment
+    texts: list[tuple[_TextSource, str]] = []
+    if e.vision and e.vision.caption:
+        texts.append(("caption", e.vision.caption))
+    if e.pose:
+        texts += [("action", _plain(value)) for value in (e.pose.action, e.pose.posture) if _plain(value)]
+    if e.vision:
+        texts += [
+            # a carried thing is read as the thing ("crowbar", "package"); other attributes with their key
+            ("attribute", _plain(value) if _plain(key) == "carrying" else f"{_plain(key)} {_plain(value)}")
+            for key, value in e.vision.attributes.items()
+            if _plain(value) not in _NO_VALUE
+        ]
+    if e.clothing and _plain(e.clothing.upper):
+        texts.append(("attribute", f"wearing {_plain(e.clothing.upper)}"))
+    if d.object_type not in STRUCTURED_TYPES and _plain(d.object_type):
+        texts.append(("object", _plain(d.object_type)))
+    return texts
 
 
-def _uniformed(enrichment: Enrichment) -> bool:
-    """A uniform attribute ({"uniform": "delivery"}, {"role": "postal worker"}) or uniform-like clothing."""
-    attributes = enrichment.vision.attributes if enrichment.vision else {}
-    if _words(attributes.get("uniform")) - _NO_VALUE:
-        return True
-    if any(_words(value) & _WORKER_WORDS for key, value in attributes.items() if key != "carrying"):
-        return True
-    upper = _words(enrichment.clothing.upper if enrichment.clothing else None)
-    return bool(upper & {"uniform", "uniformed", "courier"} or {"hi", "vis"} <= upper or {"safety", "vest"} <= upper)
+@dataclass(frozen=True)
+class _Read:
+    """What the semantic layer found on one detection's texts."""
+
+    facts: DetectionFacts
+    source: _TextSource
+    match: ConceptMatch
+
+    @property
+    def concept(self) -> Concept:
+        return CONCEPTS_BY_KEY[self.match.concept]
+
+    def finding(self) -> Finding:
+        return Finding(
+            concept=self.concept.key,
+            severity=self.concept.severity,
+            label=self.concept.label,
+            quote=quote_untrusted(self.match.text, 80),
+            source=self.source,
+            object_type=self.facts.detection.object_type,
+            similarity=self.match.similarity,
+        )
+
+
+def _read_texts(ctx: AnalysisContext, reader: SemanticReader) -> tuple[list[_Read], list[_Read]]:
+    """(threats, benign meanings) named by the batch's free text, one per concept and detection track."""
+    units = [(f, source, text) for f in ctx.detections for source, text in _texts(f)]
+    readings = reader.read_many([text for _, _, text in units])
+    threats: list[_Read] = []
+    benign: list[_Read] = []
+    for (f, source, _), reading in zip(units, readings, strict=True):
+        threats += [_Read(f, source, m) for m in reading.threats]
+        if reading.benign is not None:
+            benign.append(_Read(f, source, reading.benign))
+    return _strongest(threats), _strongest(benign)
+
+
+def _strongest(reads: list[_Read]) -> list[_Read]:
+    """One read per concept: the most similar, a detector's own (object, action) before a caption's."""
+    best: dict[str, _Read] = {}
+    for r in reads:
+        rank = (r.source in ("object", "action"), r.match.similarity)
+        kept = best.get(r.concept.key)
+        if kept is None or rank > (kept.source in ("object", "action"), kept.match.similarity):
+            best[r.concept.key] = r
+    return sorted(best.values(), key=lambda r: -r.match.similarity)
 
 
 # --- evidence -----------------------------------------------------------------------------------------------
@@ -340,6 +404,51 @@ def _tracks(ctx: AnalysisContext, types: frozenset[str], *, merge_untracked: boo
     return [_Track(tuple(facts)) for facts in grouped.values()]
 
 
+def _track_key(f: DetectionFacts) -> tuple[str, int | str]:
+    """The object a detection belongs to: its type and track, or the detection itself when untracked."""
+    d = f.detection
+    return d.object_type, d.track_id if d.track_id is not None else d.id
+
+
+def _flag_confidence(confidence: float, facts: DetectionFacts) -> float:
+    """A flag raised without a confidence (0.0, the contract's default) is as sure as its detection."""
+    return confidence if confidence > 0 else facts.detection.confidence
+
+
+def _deviation(ctx: AnalysisContext, types: frozenset[str]) -> float:
+    if ctx.baseline is None:
+        return 0.0
+    return max((b.deviation for b in ctx.baseline.per_type if b.object_type in types), default=0.0)
+
+
+def _tracks(ctx: AnalysisContext, types: frozenset[str], *, merge_untracked: bool = False) -> list[_Track]:
+    """Detections of ``types`` grouped by track. With ``merge_untracked``, untracked detections less than
+    UNTRACKED_VISIT_GAP_S apart form one visit, so that a detector without tracking still shows how long
+    someone stayed; otherwise each untracked detection stands alone (a passing car)."""
+    grouped: dict[tuple[str, int | str], list[DetectionFacts]] = {}
+    visit, last_offset = 0, None
+    for f in ctx.detections:  # in time order
+        d = f.detection
+        if d.object_type not in types:
+            continue
+        if d.track_id is not None:
+            key: int | str = d.track_id
+        elif merge_untracked:
+            if last_offset is not None and f.offset_s - last_offset > UNTRACKED_VISIT_GAP_S:
+                visit += 1
+            key, last_offset = f"visit:{visit}", f.offset_s
+        else:
+            key = f"single:{d.id}"
+        grouped.setdefault((d.object_type, key), []).append(f)
+    return [_Track(tuple(facts)) for facts in grouped.values()]
+
+
+def _track_key(f: DetectionFacts) -> tuple[str, int | str]:
+    """The object a detection belongs to: its type and track, or the detection itself when untracked."""
+    d = f.detection
+    return d.object_type, d.track_id if d.track_id is not None else d.id
+
+
 def _flag_confidence(confidence: float, facts: DetectionFacts) -> float:
     """A flag raised without a confidence (0.0, the contract's default) is as sure as its detection."""
     return confidence if confidence > 0 else facts.detection.confidence
@@ -361,11 +470,12 @@ class _Evidence:
     packages: bool
     has_zones: bool
     resident: bool  # a household face matched
+    resident_tracks: frozenset[tuple[str, int | str]]  # the tracks (see _track_key) of recognised household members
     household_vehicle: bool  # a household plate read
     unknown_face: bool
-    uniformed: bool
-    carrying_package: bool
-    behaviour: frozenset[str]
+    carrying: bool  # a person carries something (an attribute, or a package object in the batch)
+    threats: list[_Read]  # threat concepts named by text, a detector's object type or pose action
+    benign: list[_Read]  # benign meanings named by text
     face_covered: bool
     covering_weather: bool
     poor_visibility: bool
@@ -373,23 +483,34 @@ class _Evidence:
     vehicle_damage: bool
     weapon: tuple[float, str | None]  # the most confident weapon and its type
     violence: float
-    captions: frozenset[str]  # caption topics
     returning_person: bool
     returning_plates: int  # most separate tracks of one unknown plate
     returning_vehicle: bool
     person_cameras: int  # other cameras that saw a person around this batch
     vehicle_cameras: int
 
+    @property
+    def night(self) -> bool:
+        return any(t.night for t in self.people)
 
-def _gather(ctx: AnalysisContext) -> _Evidence:
+    def at_entry_point(self) -> bool:
+        return any("entry_point" in t.zone_types for t in self.people)
+
+    def benign_corroborated(self) -> bool:
+        """Text names ordinary activity AND at least two non-text facts agree (daytime, a visit under
+        SHORT_VISIT_SECONDS, something carried), and nothing threatening is named. Never at night at an entry
+        point; a bare word with nothing else never lowers anything."""
+        if not self.benign or self.threats or not self.people or (self.night and self.at_entry_point()):
+            return False
+        short = max(t.dwell_s for t in self.people) < SHORT_VISIT_SECONDS
+        return sum((not self.night, short, self.carrying)) >= 2
+
+
+def _gather(ctx: AnalysisContext, reader: SemanticReader) -> _Evidence:
     all_people = _tracks(ctx, PERSON_TYPES, merge_untracked=True)
     people = [t for t in all_people if t.confidence >= CREDIBLE_CONFIDENCE]
     person_enrich = [f.detection.enrichment for t in people for f in t.facts]
     everything = [f.detection.enrichment for f in ctx.detections]
-    # A pose model naming an action means someone was there, however faint the person detection.
-    poses: list[Pose] = [
-        f.detection.enrichment.pose for t in all_people for f in t.facts if f.detection.enrichment.pose
-    ]
     weapons = [(_flag_confidence(flag.confidence, f), flag.type) for f, flag in _flagged(ctx, "weapon")]
     weapons += [
         (f.detection.confidence, f.detection.object_type)
@@ -402,7 +523,10 @@ def _gather(ctx: AnalysisContext) -> _Evidence:
             track = f.detection.track_id
             plate_tracks.setdefault(f.plate, set()).add(track if track is not None else f.detection.id)
     vehicles = _tracks(ctx, VEHICLE_TYPES)
-    attributes = [e.vision.attributes for e in person_enrich if e.vision]
+    carried = [e.vision.attributes.get("carrying") for e in person_enrich if e.vision]
+    threats, benign = _read_texts(ctx, reader)
+    # A faint detection's text is as faint as the detection: a pose model naming an action still counts.
+    threats = [r for r in threats if r.source == "action" or r.facts.detection.confidence >= CREDIBLE_CONFIDENCE]
     return _Evidence(
         people=people,
         vehicles=vehicles,
@@ -410,11 +534,12 @@ def _gather(ctx: AnalysisContext) -> _Evidence:
         packages=any(f.detection.object_type in PACKAGE_TYPES for f in ctx.detections),
         has_zones=bool(ctx.scenario.zones),
         resident=any(f.face == "known" for t in people for f in t.facts),
+        resident_tracks=frozenset(_track_key(f) for f in ctx.detections if f.face == "known"),
         household_vehicle=bool(ctx.identities.known_plates),
         unknown_face=any(f.face == "unknown" for t in people for f in t.facts),
-        uniformed=any(_uniformed(e) for e in person_enrich),
-        carrying_package=any(_words(a.get("carrying")) & PACKAGE_TYPES for a in attributes),
-        behaviour=frozenset().union(*(behaviours(pose.action, pose.posture) for pose in poses)),
+        carrying=any(_plain(c) not in _NO_VALUE for c in carried),
+        threats=threats,
+        benign=benign,
         face_covered=any(e.clothing and e.clothing.face_covering for e in person_enrich),
         covering_weather=any(e.weather and _words(e.weather.condition) & _COVERING_WEATHER for e in everything),
         poor_visibility=_poor_visibility(everything),
@@ -422,7 +547,6 @@ def _gather(ctx: AnalysisContext) -> _Evidence:
         vehicle_damage=any(e.vehicle and e.vehicle.damage for e in everything),
         weapon=max(weapons, key=lambda w: w[0], default=(0.0, None)),
         violence=max((_flag_confidence(flag.confidence, f) for f, flag in _flagged(ctx, "violence")), default=0.0),
-        captions=frozenset().union(*(caption_topics(e.vision.caption) for e in everything if e.vision)),
         returning_person=any(e.reid and e.reid.seen_before for e in person_enrich),
         returning_plates=max((len(tracks) for tracks in plate_tracks.values()), default=0),
         returning_vehicle=any(
@@ -454,9 +578,8 @@ def _poor_visibility(enrichments: list[Enrichment]) -> bool:
 @dataclass
 class _Tally:
     factors: list[EvidenceFactor] = field(default_factory=list)
-    floor: int = MIN_SCORE
+    floors: list[Floor] = field(default_factory=list)
     ceiling: int = NON_CRITICAL_CEILING
-    decisive: bool = False
 
     def add(self, rule: str, reason: str, points: float | None = None) -> None:
         """Adds a factor: the rule's points, or ``points`` for scaled rules; zero-point factors are dropped."""
@@ -464,12 +587,19 @@ class _Tally:
         if rounded:
             self.factors.append(EvidenceFactor(name=rule, points=rounded, detail=f"{reason} ({rounded:+d})"))
 
-    def require(self, floor: int) -> None:
+    def add_concept(self, key: str, reason: str, points: float) -> None:
+        rounded = round(points)
+        self.factors.append(EvidenceFactor(name=key, points=rounded, detail=f"{reason} ({rounded:+d})"))
+
+    def require(self, floor: int, reason: str, source: Literal["detector", "text"]) -> None:
         """Hard evidence: the score may not go below ``floor``; a threat floor also lifts the ceiling."""
-        self.floor = max(self.floor, floor)
+        self.floors.append(Floor(score=floor, reason=reason, source=source))
         if floor >= TAMPERING_WITH_PERSON_FLOOR:
-            self.decisive = True
             self.ceiling = MAX_SCORE
+
+    @property
+    def floor(self) -> int:
+        return max((f.score for f in self.floors), default=MIN_SCORE)
 
     @property
     def total(self) -> int:
@@ -482,82 +612,65 @@ def _threat_flags(ev: _Evidence, tally: _Tally) -> None:
     what = quote_untrusted(kind or "unknown type", 24)
     if confidence >= DECISIVE_FLAG_CONFIDENCE:
         tally.add("weapon", f"weapon {what} detected at {confidence:.0%}")
-        tally.require(CRITICAL_FLOOR)
+        tally.require(CRITICAL_FLOOR, "a weapon detected", "detector")
     elif confidence >= WEAK_FLAG_CONFIDENCE:
         tally.add("possible_weapon", f"possible weapon {what} at {confidence:.0%}")
     elif confidence > 0:
         tally.add("weak_weapon", f"weak weapon signal {what} at {confidence:.0%}, likely a tool")
     if ev.violence >= DECISIVE_FLAG_CONFIDENCE:
         tally.add("violence", f"violence detected at {ev.violence:.0%}")
-        tally.require(CRITICAL_FLOOR)
+        tally.require(CRITICAL_FLOOR, "violence detected", "detector")
     elif ev.violence >= WEAK_FLAG_CONFIDENCE:
         tally.add("possible_violence", f"possible violence at {ev.violence:.0%}")
     elif ev.violence > 0:
         tally.add("weak_violence", f"weak violence signal at {ev.violence:.0%}")
-    if ev.tampering or "camera_tampering" in ev.behaviour:
+    if ev.tampering:
         tally.add("tampering", "camera tampering (view covered, moved or blinded)")
-        tally.require(TAMPERING_WITH_PERSON_FLOOR if ev.people else HIGH_FLOOR)
-    if "forced_entry" in ev.behaviour:
-        tally.add("forced_entry", "forced entry (breaking, prying or kicking a door or window)")
-        tally.require(CRITICAL_FLOOR)
-    if "vandalism" in ev.behaviour:
-        confirmed = ev.vehicle_damage or bool(ev.captions & {"forced entry", "theft or vandalism"})
-        tally.add("vandalism", "vandalism in progress" + (", confirmed by damage or caption" if confirmed else ""))
-        tally.require(CRITICAL_FLOOR if confirmed else HIGH_FLOOR)
+        with_person = bool(ev.people) and ev.night
+        tally.require(
+            TAMPERING_WITH_PERSON_FLOOR if with_person else HIGH_FLOOR,
+            "camera tampering" + (" with a person present at night" if with_person else ""),
+            "detector",
+        )
     if ev.vehicle_damage:
         rule = "vehicle_damage" if ev.people else "vehicle_damage_unattended"
         tally.add(rule, "vehicle damage detected")
-    if "aggression" in ev.behaviour:
-        tally.add("aggression", "aggressive behaviour (fighting, hitting)")
+        if ev.people:
+            tally.require(HIGH_FLOOR, "a vehicle damaged with a person present", "detector")
 
 
-def _caption_rule(ev: _Evidence, tally: _Tally) -> None:
-    """Caption keywords, untrusted: a capped raise, and a forced-entry caption is decisive only when the
-    structured data independently puts a person at an entry point."""
-    found = [(topic, points) for topic, points, _ in _CAPTION_TOPICS if topic in ev.captions]
-    if not found:
-        return
-    confirmed = "forced entry" in ev.captions and any("entry_point" in t.zone_types for t in ev.people)
-    reason = "scene caption mentions " + ", ".join(topic for topic, _ in found)
-    points = min(CAPTION_MAX_POINTS, sum(points for _, points in found))
-    tally.factors.append(
-        EvidenceFactor(
-            name="caption",
-            points=points,
-            detail=f"{reason}{', with a person at an entry point' if confirmed else ''} (+{points})",
+def _concept_rules(ev: _Evidence, tally: _Tally) -> None:
+    """What the free text, a pose action or an unusual object type names: threat concepts add points (x1.5
+    at night for suspicious behaviour) and the crimes set floors. A household member doing something at
+    their own home that only a stranger would make suspicious (trying their own door) is not."""
+    for read in ev.threats:
+        concept = read.concept
+        if concept.key in RESIDENT_EXPLAINS and _track_key(read.facts) in ev.resident_tracks:
+            continue
+        night = read.facts.is_night
+        boost = NIGHT_FACTOR if night and concept.severity is Severity.SUSPICIOUS else 1.0
+        quote = quote_untrusted(read.match.text, 60)
+        where = {"caption": "caption", "action": "pose", "attribute": "attribute", "object": "detected object"}
+        tally.add_concept(
+            concept.key,
+            f"{concept.label} ({where[read.source]} {quote}){' at night' if night else ''}",
+            SEVERITY_POINTS[concept.severity] * boost,
         )
-    )
-    if confirmed:
-        tally.require(CRITICAL_FLOOR)
+        detector = read.source in ("object", "action")
+        clear = read.match.similarity >= TEXT_FLOOR_SIMILARITY and read.match.margin >= TEXT_FLOOR_MARGIN
+        if concept.severity in SEVERITY_FLOORS and (detector or clear):
+            tally.require(SEVERITY_FLOORS[concept.severity], concept.label, "detector" if detector else "text")
 
 
-def _behaviour_rules(ev: _Evidence, tally: _Tally, night: bool) -> None:
-    """What people do. A recognised household member at their own door or window is not suspicious."""
-    if ev.resident:
+def _covering_rules(ev: _Evidence, tally: _Tally) -> None:
+    if ev.resident or not ev.face_covered:
         return
-    boost, when = (NIGHT_FACTOR, " at night") if night else (1.0, "")
-    for rule, reason in (
-        ("trying_door", "trying door handles or locks"),
-        ("looking_in_window", "looking into windows"),
-        ("climbing", "climbing a fence, wall or gate"),
-    ):
-        if rule in ev.behaviour:
-            tally.add(rule, reason)
-            tally.require(HIGH_FLOOR)
-    if "taking_package" in ev.behaviour and not ev.uniformed:
-        confirmed = ev.packages or ev.carrying_package or "theft or vandalism" in ev.captions
-        tally.add("taking_package", "a stranger takes a package" + (", confirmed" if confirmed else ""))
-        tally.require(CRITICAL_FLOOR if confirmed else HIGH_FLOOR)
-    if "watching" in ev.behaviour:
-        tally.add("watching", "watching or photographing the house" + when, RULES["watching"].points * boost)
-    if "crouching" in ev.behaviour and (night or any("entry_point" in t.zone_types for t in ev.people)):
-        tally.add("crouching", "crouching near the house" + when)
-    if ev.face_covered and night:
+    if ev.night:
         tally.add("face_covering_night", "face covered at night")
-        tally.require(HIGH_FLOOR)
-    elif ev.face_covered and ev.covering_weather:
+        tally.require(HIGH_FLOOR, "face covered at night", "detector")
+    elif ev.covering_weather:
         tally.add("face_covering_weather", "face covered in cold or wet weather")
-    elif ev.face_covered:
+    else:
         tally.add("face_covering", "face covered")
 
 
@@ -572,27 +685,30 @@ def _presence_rules(ctx: AnalysisContext, ev: _Evidence, tally: _Tally) -> None:
         tally.add("known_face", "recognised household member")
         return
     tally.add("zone", f"person {where}" + (" at night" if riskiest.night else ""), points)
-    if ev.household_vehicle and max(t.dwell_s for t in ev.people) < LOITER_FLOOR_SECONDS:
+    brief = max(t.dwell_s for t in ev.people) < LOITER_FLOOR_SECONDS
+    if ev.household_vehicle and brief and not (ev.threats or ev.vehicle_damage):
         tally.add("household_vehicle", "brief visit with a household vehicle present")
         return
-    if ev.uniformed:
-        tally.add("uniform", "uniformed delivery or service worker")
+    explained = ev.benign_corroborated()
+    if explained:
+        read = ev.benign[0]
+        tally.add("benign", f"{read.concept.label} ({quote_untrusted(read.match.text, 60)}), by day, brief or carrying")
     elif weight >= OUTSIDE_ZONES_WEIGHT and any(f.hour < SMALL_HOURS_END for f in riskiest.facts):
         tally.add("small_hours", "on the property in the small hours")
     longest = max(ev.people, key=lambda t: t.dwell_s * t.where(ev.has_zones)[1])
     dwell = longest.dwell_s
-    drop_off = ev.carrying_package and dwell < 2 * PASS_BY_SECONDS and "taking_package" not in ev.behaviour
-    if drop_off and not ev.uniformed:
+    drop_off = (ev.carrying or ev.packages) and dwell < 2 * PASS_BY_SECONDS and not ev.threats
+    if drop_off and not explained:
         tally.add("delivery_pattern", "brief visit carrying a package (drop-off)")
-    if not ev.uniformed:
+    if not explained:
         _lingering(ev, longest, tally)
     if ev.unknown_face:
         tally.add("unknown_face", "unrecognised face")
     if all(t.zone_types and t.zone_types <= {"sidewalk", "street"} and t.dwell_s < PASS_BY_SECONDS for t in ev.people):
         tally.add("pass_by", "brief pass-by on the sidewalk or street")
-    if ev.animals and not ev.behaviour - {"crouching"}:
+    if ev.animals and not ev.threats:
         tally.add("with_pet", "accompanied by a pet")
-    if not (ev.uniformed or drop_off):
+    if not (explained or drop_off):
         _unusual_people(ctx, ev, tally, riskiest.night)
 
 
@@ -604,16 +720,16 @@ def _lingering(ev: _Evidence, longest: _Track, tally: _Tally) -> None:
             tally.add("loitering", f"lingering {round(longest.dwell_s)} s{when}", points * weight * boost)
             break
     if any(t.night and t.dwell_s >= LOITER_FLOOR_SECONDS and "entry_point" in t.zone_types for t in ev.people):
-        tally.require(HIGH_FLOOR)
+        tally.require(HIGH_FLOOR, f"lingering {LOITER_FLOOR_SECONDS // 60}+ min at an entry point at night", "detector")
 
 
 def _unusual_people(ctx: AnalysisContext, ev: _Evidence, tally: _Tally, night: bool) -> None:
     """Activity beyond the usual: baseline deviation, other cameras, re-identification."""
     boost, when = (NIGHT_FACTOR, " at night") if night else (1.0, "")
     deviation = _deviation(ctx, PERSON_TYPES)
-    if deviation >= 0.9:
+    if deviation >= BASELINE_FAR:
         tally.add("baseline_far", f"people far above the usual for this hour (deviation {deviation:.2f})")
-    elif deviation >= 0.7:
+    elif deviation >= BASELINE_RAISED:
         tally.add("baseline_raised", f"more people than usual for this hour (deviation {deviation:.2f})")
     if ev.person_cameras:
         rule = "cross_camera_many" if ev.person_cameras >= 2 else "cross_camera_one"
@@ -644,7 +760,7 @@ def _vehicle_rules(ctx: AnalysisContext, ev: _Evidence, tally: _Tally) -> None:
                 RULES["vehicle_cross_camera"].points * boost,
             )
         deviation = _deviation(ctx, VEHICLE_TYPES)
-        if deviation >= 0.9:
+        if deviation >= BASELINE_FAR:
             tally.add("vehicle_baseline", f"more vehicles than usual for this hour (deviation {deviation:.2f})")
     elif night and any(t.dwell_s >= LINGERING_VEHICLE_SECONDS for t in unknown):
         tally.add("vehicle_lingering", "unknown vehicle lingering at night")
@@ -652,74 +768,75 @@ def _vehicle_rules(ctx: AnalysisContext, ev: _Evidence, tally: _Tally) -> None:
 
 def _uncertain(ev: _Evidence) -> bool:
     weak = bool(ev.people) and max(t.confidence for t in ev.people) < 0.6
-    explained = ev.resident or ev.household_vehicle or ev.uniformed
-    conflicting = explained and bool(ev.behaviour - {"crouching", "watching"})
+    explained = ev.resident or ev.household_vehicle or bool(ev.benign)
+    conflicting = explained and bool(ev.threats)
     return ev.poor_visibility or not ev.has_zones or weak or conflicting
 
 
-def _bounds(score: int, tally: _Tally, uncertain: bool) -> tuple[int, int]:
-    """Where the LLM may move the score: from the hard floor up when a flag is decisive; otherwise a band
-    around the score, kept inside the score's level unless the evidence is uncertain."""
-    if tally.decisive:
-        return tally.floor, MAX_SCORE
-    width = BOUNDS_HALF_WIDTH + (UNCERTAIN_EXTRA_WIDTH if uncertain else 0)
-    low, high = score - width, score + width
-    if not uncertain:
-        band_low, band_high = band_for_level(level_for_score(score))
-        low, high = max(low, band_low), min(high, band_high)
-    return max(low, tally.floor, MIN_SCORE), min(high, tally.ceiling, MAX_SCORE)
-
-
-def assess_evidence(ctx: AnalysisContext) -> EvidenceAssessment:
-    """The checklist score of one batch, the range it allows the LLM, and every reason."""
-    ev = _gather(ctx)
+def assess_evidence(ctx: AnalysisContext, reader: SemanticReader | None = None) -> EvidenceAssessment:
+    """The checklist score of one batch (0-100), its floors and every reason. ``reader`` reads the free
+    text (default: the process's :func:`backend.services.semantic.get_reader`, loaded on first use)."""
+    ev = _gather(ctx, reader or get_reader())
     tally = _Tally()
     _threat_flags(ev, tally)
-    _caption_rule(ev, tally)
-    _behaviour_rules(ev, tally, night=any(t.night for t in ev.people))
+    _concept_rules(ev, tally)
+    _covering_rules(ev, tally)
     _presence_rules(ctx, ev, tally)
     _vehicle_rules(ctx, ev, tally)
-    if not ev.people and not ev.vehicles and ev.animals:
+    if not ev.people and not ev.vehicles and ev.animals and not ev.threats:
         tally.ceiling = max(tally.floor, min(tally.ceiling, ANIMALS_ONLY_CEILING))
         tally.factors.append(EvidenceFactor(name="animals_only", points=0, detail="only animals in view (capped)"))
     score = min(max(tally.total, tally.floor, MIN_SCORE), tally.ceiling, MAX_SCORE)
     level = level_for_score(score)
-    uncertain = _uncertain(ev)
-    low, high = _bounds(score, tally, uncertain)
     top = sorted(tally.factors, key=lambda f: -abs(f.points))[:3]
     reasons = "; ".join(f.detail for f in top) if top else "nothing that raises risk"
     return EvidenceAssessment(
         score=score,
         level=level,
-        min_score=low,
-        max_score=high,
         floor=tally.floor,
         ceiling=tally.ceiling,
-        decisive=tally.decisive,
-        uncertain=uncertain,
+        floors=sorted(tally.floors, key=lambda f: -f.score),
+        decisive=tally.floor >= TAMPERING_WITH_PERSON_FLOOR,
+        uncertain=_uncertain(ev),
         factors=tally.factors,
+        findings=[r.finding() for r in ev.threats],
+        benign=[r.finding() for r in ev.benign],
         explanation=f"Evidence rates this {level} ({score}): {reasons}.",
     )
 
 
 def checklist_rubric() -> str:
     """The checklist as scoring instructions for a prompt: the same points and limits assess_evidence uses,
-    written compactly because it shares the model's context with the detections."""
+    formatted from the same constants, written compactly because it shares the model's context."""
     zones = "; ".join(f"{zone.replace('_', ' ')} +{day} (night +{night})" for zone, (day, night) in ZONE_POINTS.items())
     dwell = ", ".join(f"{seconds // 60} min +{points}" for seconds, points in sorted(DWELL_TIERS))
     add = "; ".join(f"{rule.rubric} {rule.points:+d}" for rule in RULES.values() if rule.points > 0)
     subtract = "; ".join(f"{rule.rubric} {rule.points:+d}" for rule in RULES.values() if rule.points < 0)
+    acts = "; ".join(
+        f"{severity}: +{points}"
+        + (f" (min {SEVERITY_FLOORS[severity]})" if severity in SEVERITY_FLOORS else f", x{NIGHT_FACTOR} at night")
+        + " - "
+        + ", ".join(c.label for c in CONCEPTS_BY_KEY.values() if c.severity is severity)
+        for severity, points in SEVERITY_POINTS.items()
+    )
     return (
-        "Scoring rubric: start at 0 and add the points of everything that applies (* = x1.5 at night).\n"
+        f"Scoring rubric: start at {MIN_SCORE} and add the points of everything that applies (* = x{NIGHT_FACTOR} "
+        "at night).\n"
         f"Where the person is: {zones}. Lingering: {dwell}, times the zone weight, x{NIGHT_FACTOR} at night.\n"
+        f"What they do: {acts}.\n"
         f"Add: {add}.\n"
         f"Subtract: {subtract}.\n"
-        f"Limits: only animals in view: at most {ANIMALS_ONLY_CEILING}. Without a weapon, violence, forced entry, "
-        f"confirmed theft or vandalism, or tampering: at most {NON_CRITICAL_CEILING}. Clamp to {MIN_SCORE}-{MAX_SCORE}."
+        f"Limits: only animals in view: at most {ANIMALS_ONLY_CEILING}. Without a weapon, violence, fire, forced "
+        f"entry, assault or tampering with a person at night: at most {NON_CRITICAL_CEILING}. "
+        f"Clamp to {MIN_SCORE}-{MAX_SCORE}."
     )
 
 
 # --- verdicts -----------------------------------------------------------------------------------------------
+
+
+def _floors_record(evidence: EvidenceAssessment) -> list[dict[str, Any]]:
+    return [f.model_dump() for f in evidence.floors]
 
 
 def evidence_only(evidence: EvidenceAssessment) -> FinalVerdict:
@@ -730,25 +847,54 @@ def evidence_only(evidence: EvidenceAssessment) -> FinalVerdict:
         decided_by={
             "risk_score": "evidence",
             "risk_level": "score_band",
-            "bounds": [evidence.min_score, evidence.max_score],
+            "trust": 0.0,
+            "floors": _floors_record(evidence),
             "evidence_score": evidence.score,
         },
         risk_factors=[f.detail for f in evidence.factors],
     )
 
 
-def combine(evidence: EvidenceAssessment, llm_score: int, llm_level: str | None = None) -> FinalVerdict:
-    """The LLM's score clamped into the evidence bounds; the level is always the final score's band."""
-    final = min(max(llm_score, evidence.min_score), evidence.max_score)
+def blend(evidence_score: int, floor: int, llm_score: int, trust: float) -> int:
+    """``evidence + trust * (llm - evidence)``, rounded, never below ``floor``; 0 <= result <= 100."""
+    if not 0.0 <= trust <= 1.0:
+        raise ValueError(f"trust must lie in 0..1, got {trust}")
+    mixed = round(evidence_score + trust * (llm_score - evidence_score))
+    return min(max(mixed, floor, MIN_SCORE), MAX_SCORE)
+
+
+def combine(
+    evidence: EvidenceAssessment,
+    llm_score: int,
+    llm_level: str | None = None,
+    *,
+    trust: float = 0.0,
+    trust_source: str = "default",
+) -> FinalVerdict:
+    """The model's score met with the evidence by ``trust`` (see :func:`blend`); the level is the final
+    score's band. ``decided_by`` says who set the score: ``llm`` (the model's own), ``evidence`` (the
+    checklist's), ``blend`` (between them) or ``floor`` (a hard fact lifted it)."""
+    final = blend(evidence.score, evidence.floor, llm_score, trust)
+    mixed = round(evidence.score + trust * (llm_score - evidence.score))
+    if final != mixed:
+        who = "floor"
+    elif final == llm_score:
+        who = "llm"
+    elif final == evidence.score:
+        who = "evidence"
+    else:
+        who = "blend"
     level = level_for_score(final)
     said = (llm_level or "").strip().lower() or None
     return FinalVerdict(
         risk_score=final,
         risk_level=level,
         decided_by={
-            "risk_score": "llm" if final == llm_score else "evidence_bounds",
+            "risk_score": who,
             "risk_level": "llm" if said == level else "score_band",
-            "bounds": [evidence.min_score, evidence.max_score],
+            "trust": trust,
+            "trust_source": trust_source,
+            "floors": _floors_record(evidence),
             "evidence_score": evidence.score,
             "llm_score": llm_score,
             "llm_level": said,

