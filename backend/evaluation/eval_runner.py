@@ -15,12 +15,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from backend.domain.risk_levels import level_for_score
 from backend.evaluation.prompt_eval_dataset import EvalSample
 from backend.evaluation.prompt_evaluator import calculate_metrics, evaluate_batch
 from backend.services.context_enrichment import build_context
 from backend.services.evidence_risk import assess_evidence
 from backend.services.nemotron_analyzer import AnalysisFailedError, NemotronAnalyzer
-from backend.domain.risk_levels import level_for_score
 
 SCORERS = ("combined", "llm_only", "evidence_only")
 

@@ -17,8 +17,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from backend.domain.scenario import ScenarioInput
 from backend.domain.risk_levels import MAX_SCORE, MIN_SCORE, RiskLevel
+from backend.domain.scenario import ScenarioInput
 
 Category = Literal["normal", "suspicious", "threats"]
 CATEGORIES: tuple[Category, ...] = get_args(Category)

@@ -16,8 +16,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from scipy.stats import rankdata
 
-from backend.evaluation.prompt_eval_dataset import EvalSample
 from backend.domain.risk_levels import LEVEL_ORDER, MAX_SCORE, MIN_SCORE, RiskLevel, level_for_score
+from backend.evaluation.prompt_eval_dataset import EvalSample
 
 NOT_ASSESSED = "not_assessed"
 UNASSESSED = "unassessed"

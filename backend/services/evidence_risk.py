@@ -105,8 +105,9 @@ RESIDENT_EXPLAINS = frozenset(
     }
 )
 # A caption sets a concept's floor only when it means the concept this clearly (cosine similarity) and the
-# same words do not read about as well as ordinary activity; a weaker reading adds the points alone. Detector strings (a pose action, an object type) set floors at their match
-# threshold (backend.services.semantic.SHORT_THRESHOLD).
+# same words do not read about as well as ordinary activity; a weaker reading adds the points alone.
+# Detector strings (a pose action, an object type) set floors at their match threshold
+# (backend.services.semantic.SHORT_THRESHOLD).
 TEXT_FLOOR_SIMILARITY = 0.5
 TEXT_FLOOR_MARGIN = 0.05  # ... and nearer to it than to any ordinary meaning by this much
 BENIGN_POINTS = -15  # ordinary activity named by text AND corroborated by non-text facts
@@ -380,45 +381,6 @@ class _Track:
             weight = max(f.zone_risk_weight for f in self.facts)
             description, points = f"at {zone.replace('_', ' ')}", ZONE_POINTS[zone]
         return description, weight, points[1] if self.night else points[0]
-
-
-def _tracks(ctx: AnalysisContext, types: frozenset[str], *, merge_untracked: bool = False) -> list[_Track]:
-    """Detections of ``types`` grouped by track. With ``merge_untracked``, untracked detections less than
-    UNTRACKED_VISIT_GAP_S apart form one visit, so that a detector without tracking still shows how long
-    someone stayed; otherwise each untracked detection stands alone (a passing car)."""
-    grouped: dict[tuple[str, int | str], list[DetectionFacts]] = {}
-    visit, last_offset = 0, None
-    for f in ctx.detections:  # in time order
-        d = f.detection
-        if d.object_type not in types:
-            continue
-        if d.track_id is not None:
-            key: int | str = d.track_id
-        elif merge_untracked:
-            if last_offset is not None and f.offset_s - last_offset > UNTRACKED_VISIT_GAP_S:
-                visit += 1
-            key, last_offset = f"visit:{visit}", f.offset_s
-        else:
-            key = f"single:{d.id}"
-        grouped.setdefault((d.object_type, key), []).append(f)
-    return [_Track(tuple(facts)) for facts in grouped.values()]
-
-
-def _track_key(f: DetectionFacts) -> tuple[str, int | str]:
-    """The object a detection belongs to: its type and track, or the detection itself when untracked."""
-    d = f.detection
-    return d.object_type, d.track_id if d.track_id is not None else d.id
-
-
-def _flag_confidence(confidence: float, facts: DetectionFacts) -> float:
-    """A flag raised without a confidence (0.0, the contract's default) is as sure as its detection."""
-    return confidence if confidence > 0 else facts.detection.confidence
-
-
-def _deviation(ctx: AnalysisContext, types: frozenset[str]) -> float:
-    if ctx.baseline is None:
-        return 0.0
-    return max((b.deviation for b in ctx.baseline.per_type if b.object_type in types), default=0.0)
 
 
 def _tracks(ctx: AnalysisContext, types: frozenset[str], *, merge_untracked: bool = False) -> list[_Track]:

@@ -26,11 +26,11 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from backend.domain.scenario import Enrichment, ScenarioInput
-from backend.domain.llm_response import RISK_ANALYSIS_JSON_SCHEMA
 from backend.config.prompt_variants import get_prompt_variant
 from backend.config.settings import BackendSettings, get_settings
 from backend.db.session import run_unit_of_work
+from backend.domain.llm_response import RISK_ANALYSIS_JSON_SCHEMA
+from backend.domain.scenario import Enrichment, ScenarioInput
 from backend.models import Event, EventKind, EventStatus
 from backend.services import metrics
 from backend.services.context_enrichment import AnalysisContext, build_context

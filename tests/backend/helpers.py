@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.domain.scenario import DetectionIn
 from backend.db.session import run_unit_of_work
+from backend.domain.scenario import DetectionIn
 from backend.models import Camera, Detection, Event, table_of, utcnow
 from backend.services.detection_rows import detection_row, detector_id
 from backend.services.event_store import fast_path_key, save_event

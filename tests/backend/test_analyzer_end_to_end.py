@@ -11,14 +11,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ai.nemotron.launch import ServerProcess, free_port
-from backend.domain.scenario import ScenarioInput
 from backend.config.settings import BackendSettings
+from backend.domain.risk_levels import level_for_score
+from backend.domain.scenario import ScenarioInput
 from backend.models import Event, EventDetection
 from backend.services.context_enrichment import build_context
 from backend.services.llm_client import CircuitBreaker, LLMClient
 from backend.services.nemotron_analyzer import NemotronAnalyzer
 from backend.services.prompts import build_prompt
-from backend.domain.risk_levels import level_for_score
 from tests.backend.helpers import add_camera, detection, store_detections
 
 NIGHT = datetime(2026, 3, 10, 3, 12, tzinfo=UTC)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from backend.domain.risk_levels import band_for_level, level_for_score
 from backend.domain.scenario import ScenarioInput
 from backend.evaluation.prompt_eval_dataset import load_synthetic_eval_dataset
 from backend.services.context_enrichment import AnalysisContext, build_context
@@ -23,7 +24,6 @@ from backend.services.evidence_risk import (
     combine,
     evidence_only,
 )
-from backend.domain.risk_levels import band_for_level, level_for_score
 
 DAY = datetime.fromisoformat("2026-03-10T14:05:00-05:00")
 NIGHT = datetime.fromisoformat("2026-03-10T02:30:00-05:00")

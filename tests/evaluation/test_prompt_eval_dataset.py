@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from backend.domain.risk_levels import band_for_level
 from backend.domain.scenario import ScenarioInput
 from backend.evaluation.prompt_eval_dataset import (
     CATEGORIES,
@@ -18,7 +19,6 @@ from backend.evaluation.prompt_eval_dataset import (
     EvalSample,
     load_synthetic_eval_dataset,
 )
-from backend.domain.risk_levels import band_for_level
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data" / "synthetic"
 MARKER = "LABEL-ONLY-MARKER-7f3a"

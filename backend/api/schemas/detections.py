@@ -1,8 +1,8 @@
 """The detection data contract, as the API exposes it: the models live in :mod:`backend.domain.scenario`."""
 
 from backend.domain.scenario import (
-    BBox,
     Baseline,
+    BBox,
     CameraIn,
     Clothing,
     CrossCameraSighting,
