@@ -29,6 +29,7 @@ from backend.services.batch_state import BatchRules, BatchState, MemoryBatchStat
 from backend.services.batcher import Batcher
 from backend.services.broadcaster import Broadcaster
 from backend.services.ingest import FastPathRule
+from backend.services.semantic import get_reader
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,11 @@ def create_app(settings: BackendSettings | None = None, analyzer: Analyzer | Non
             fast_path_rule=FastPathRule(settings.fast_path_confidence, frozenset(settings.fast_path_object_types)),
         )
         await batcher.recover()
-        loops = [asyncio.create_task(batcher.run()), asyncio.create_task(dispatcher.run())]
+        loops = [
+            asyncio.create_task(batcher.run()),
+            asyncio.create_task(dispatcher.run()),
+            asyncio.create_task(_warm_semantic_reader()),
+        ]
         logger.info("backend started", extra={"database": engine.url.get_backend_name(), "redis": redis is not None})
         try:
             yield
@@ -115,6 +120,14 @@ def create_app(settings: BackendSettings | None = None, analyzer: Analyzer | Non
                 await redis.aclose()
             await engine.dispose()
             logger.info("backend stopped")
+
+    async def _warm_semantic_reader() -> None:
+        """Loads the sentence-embedding model (a few seconds) before the first batch needs it; a failure is
+        logged here, and each analysis that needs it raises it again."""
+        try:
+            await asyncio.to_thread(get_reader)
+        except Exception:
+            logger.exception("the sentence-embedding model could not be loaded")
 
     app = FastAPI(title="Nemotron risk service", version="0.1.0", lifespan=lifespan)
     for module in (cameras, detections, events, system):

@@ -53,6 +53,12 @@ class BackendSettings(BaseSettings):
     llm_url: str = "http://127.0.0.1:8091"
     llm_api_key: SecretStr | None = None
     use_reasoning: bool = False
+    # How far the model may move the score away from the evidence (0-1): 1 = the model decides within the hard
+    # floors, 0 = the evidence decides and the model only writes. Unset: the trust `python -m backend eval
+    # --store-trust` measured for the model the server reports (LLM_TRUST_FILE), else the default measured
+    # for the embedded model (backend.services.model_trust.DEFAULT_TRUST).
+    llm_trust: float | None = Field(default=None, ge=0.0, le=1.0)
+    llm_trust_file: Path = REPO_ROOT / "var" / "model_trust.json"
     # prompt tokens allowed per analysis: the server's context minus room for the answer (4096 - 1536 here)
     llm_prompt_token_budget: int = Field(default=2560, ge=256)
 
@@ -85,6 +91,11 @@ class BackendSettings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, url: str | None) -> str | None:
         return url or None
+
+    @field_validator("llm_trust", mode="before")
+    @classmethod
+    def _blank_trust_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("fast_path_object_types", mode="before")
     @classmethod

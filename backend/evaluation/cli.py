@@ -16,12 +16,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ai.nemotron.launch import REPO, llm_server_at
 from backend.config.prompt_ab_config import get_experiment
 from backend.config.prompt_variants import PROMPT_VARIANTS
+from backend.config.settings import get_settings
 from backend.evaluation.ab_experiment_runner import analyze_experiment
 from backend.evaluation.eval_runner import Prediction, run_predictions, score_all
 from backend.evaluation.prompt_eval_dataset import EvalSample, load_synthetic_eval_dataset
 from backend.evaluation.prompt_evaluator import evaluate_batch
 from backend.evaluation.report import write_report
+from backend.evaluation.trust import TrustFit, fit_trust, stored_trust
 from backend.services.llm_client import LLMClient
+from backend.services.model_trust import TrustStore
 from backend.services.nemotron_analyzer import NemotronAnalyzer
 
 console = Console()
@@ -94,17 +97,47 @@ def run_eval(args: argparse.Namespace) -> int:
             f"{m['threat_detection_rate']:.1%}, level accuracy {m['level_accuracy']:.1%}, "
             f"accuracy {m['accuracy']:.1%}, unassessed {m['unassessed']}"
         )
+    fit = _trust(args, predictions)
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(
             json.dumps(
-                {"config": config, "metrics": metrics, "predictions": [p.model_dump() for p in predictions]}, indent=2
+                {
+                    "config": config,
+                    "metrics": metrics,
+                    "trust_fit": fit.model_dump() if fit else None,
+                    "predictions": [p.model_dump() for p in predictions],
+                },
+                indent=2,
             )
         )
     if args.report_dir:
         path = write_report(args.report_dir, "Risk verdict evaluation", predictions, metrics, config)
         console.print(f"report: {path}")
     return 0
+
+
+def _trust(args: argparse.Namespace, predictions: list[Prediction]) -> TrustFit | None:
+    """The model's own quality and the trust it earns (printed), stored for it with --store-trust."""
+    try:
+        fit = fit_trust(predictions)
+    except ValueError as exc:
+        console.print(f"[yellow]trust not measured: {exc}[/]")
+        if args.store_trust:
+            raise SystemExit("--store-trust: nothing to store") from exc
+        return None
+    curve = ", ".join(f"{t}: {a:.0%}" for t, a in fit.level_accuracy_by_trust.items())
+    used = sorted({p.trust for p in predictions if p.trust is not None})
+    console.print(
+        f"model {fit.model!r}: own level accuracy {fit.llm_only_level_accuracy:.1%} (evidence alone "
+        f"{fit.evidence_only_level_accuracy:.1%}); level accuracy by trust {curve}; best trust {fit.trust:g} "
+        f"(this run used {', '.join(f'{t:g}' for t in used) or '-'})"
+    )
+    if args.store_trust:
+        store = TrustStore(get_settings().llm_trust_file)
+        store.put(fit.model, stored_trust(fit, str(args.dataset)))
+        console.print(f"stored trust {fit.trust:g} for {fit.model!r} in {store.path}")
+    return fit
 
 
 def _per_scenario(metric: str, samples: list[EvalSample], predictions: list[Prediction]) -> list[float]:
@@ -170,6 +203,11 @@ def register(commands: Any) -> None:
     evaluate = commands.add_parser("eval", help="run the analyzer over labelled scenarios and score it")
     add_common_options(evaluate)
     evaluate.add_argument("--prompt-variant", choices=sorted(PROMPT_VARIANTS), default="current")
+    evaluate.add_argument(
+        "--store-trust",
+        action="store_true",
+        help="store the measured trust for the model the server reports (LLM_TRUST_FILE); the service uses it",
+    )
     evaluate.set_defaults(handler=run_eval)
     ab = commands.add_parser("ab", help="run both arms of a prompt A/B experiment on the same scenarios")
     add_common_options(ab)

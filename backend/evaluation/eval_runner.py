@@ -1,9 +1,12 @@
-"""Run the production analyzer over labelled scenarios and score it three ways.
+"""Run the production analyzer over labelled scenarios and score it four ways.
 
 Each scenario goes through :meth:`NemotronAnalyzer.assess`, the code production runs, against a real LLM
-server; only its ``detections.json`` is given to it. From each run come three verdicts, measured side by
-side: ``combined`` (what an event records: the LLM's score bounded by the evidence checklist),
-``llm_only`` (the model's own score and the band of it) and ``evidence_only`` (the checklist alone).
+server; only its ``detections.json`` is given to it. From each run come four verdicts, measured side by
+side: ``combined`` (what an event records: the model's score met with the evidence by the model's trust,
+never below the floors), ``llm_only`` (the model's own score and its band), ``evidence_only`` (the
+checklist alone) and ``oracle`` (what a perfect model would get at trust 1: the middle of the labelled
+range met with the floors; it needs only the labels, and measures how much room the floors leave a correct
+model).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from backend.domain.risk_levels import level_for_score
 from backend.evaluation.prompt_eval_dataset import EvalSample
 from backend.evaluation.prompt_evaluator import calculate_metrics, evaluate_batch
 from backend.services.context_enrichment import build_context
-from backend.services.evidence_risk import assess_evidence
+from backend.services.evidence_risk import assess_evidence, blend
 from backend.services.nemotron_analyzer import AnalysisFailedError, NemotronAnalyzer
 
-SCORERS = ("combined", "llm_only", "evidence_only")
+SCORERS = ("combined", "llm_only", "evidence_only", "oracle")
+ORACLE_TRUST = 1.0
 
 
 class Prediction(BaseModel):
@@ -36,6 +40,9 @@ class Prediction(BaseModel):
     risk_level: str | None
     llm_score: int | None
     evidence_score: int
+    evidence_floor: int = 0
+    llm_model: str = ""
+    trust: float | None = None
     template: str | None = None
     seconds: float
     error: str = ""
@@ -48,13 +55,17 @@ class Prediction(BaseModel):
                 "risk_level": level_for_score(self.evidence_score),
                 "status": "assessed",
             }
+        if scorer == "oracle":
+            oracle = blend(
+                self.evidence_score, self.evidence_floor, (self.expected_min + self.expected_max) // 2, ORACLE_TRUST
+            )
+            return {"risk_score": oracle, "risk_level": level_for_score(oracle), "status": "assessed"}
         score = self.risk_score if scorer == "combined" else self.llm_score
         level = None if score is None else level_for_score(score)
         return {"risk_score": score, "risk_level": level, "status": self.status}
 
 
 async def predict(analyzer: NemotronAnalyzer, sample: EvalSample) -> Prediction:
-    evidence = assess_evidence(build_context(sample.inputs))
     started = time.perf_counter()
     common = {
         "scenario_id": sample.scenario_id,
@@ -62,13 +73,16 @@ async def predict(analyzer: NemotronAnalyzer, sample: EvalSample) -> Prediction:
         "expected_min": sample.expected_min,
         "expected_max": sample.expected_max,
         "expected_level": sample.expected_level,
-        "evidence_score": evidence.score,
     }
     try:
         verdict = await analyzer.assess(sample.inputs)
     except AnalysisFailedError as exc:
+        ctx = build_context(sample.inputs, cross_camera_minutes=analyzer.settings.cross_camera_minutes)
+        evidence = await asyncio.to_thread(assess_evidence, ctx)
         return Prediction(
             **common,
+            evidence_score=evidence.score,
+            evidence_floor=evidence.floor,
             status="not_assessed",
             risk_score=None,
             risk_level=None,
@@ -82,6 +96,10 @@ async def predict(analyzer: NemotronAnalyzer, sample: EvalSample) -> Prediction:
         risk_score=verdict.risk_score,
         risk_level=verdict.risk_level,
         llm_score=verdict.llm_score,
+        evidence_score=verdict.evidence_score,
+        evidence_floor=verdict.evidence_floor,
+        llm_model=verdict.llm_model,
+        trust=verdict.decided_by.get("trust"),
         template=verdict.template,
         seconds=time.perf_counter() - started,
     )
@@ -108,7 +126,7 @@ async def run_predictions(
 
 
 def score_all(samples: list[EvalSample], predictions: list[Prediction]) -> dict[str, dict[str, Any]]:
-    """calculate_metrics for each of the three scorers."""
+    """calculate_metrics for each of the four scorers."""
     return {
         scorer: calculate_metrics(evaluate_batch(samples, [p.as_scorer(scorer) for p in predictions]))
         for scorer in SCORERS

@@ -601,14 +601,16 @@ def _threat_flags(ev: _Evidence, tally: _Tally) -> None:
             tally.require(HIGH_FLOOR, "a vehicle damaged with a person present", "detector")
 
 
-def _concept_rules(ev: _Evidence, tally: _Tally) -> None:
+def _concept_rules(ev: _Evidence, tally: _Tally) -> list[_Read]:
     """What the free text, a pose action or an unusual object type names: threat concepts add points (x1.5
     at night for suspicious behaviour) and the crimes set floors. A household member doing something at
     their own home that only a stranger would make suspicious (trying their own door) is not."""
+    applied = []
     for read in ev.threats:
         concept = read.concept
         if concept.key in RESIDENT_EXPLAINS and _track_key(read.facts) in ev.resident_tracks:
             continue
+        applied.append(read)
         night = read.facts.is_night
         boost = NIGHT_FACTOR if night and concept.severity is Severity.SUSPICIOUS else 1.0
         quote = quote_untrusted(read.match.text, 60)
@@ -622,6 +624,7 @@ def _concept_rules(ev: _Evidence, tally: _Tally) -> None:
         clear = read.match.similarity >= TEXT_FLOOR_SIMILARITY and read.match.margin >= TEXT_FLOOR_MARGIN
         if concept.severity in SEVERITY_FLOORS and (detector or clear):
             tally.require(SEVERITY_FLOORS[concept.severity], concept.label, "detector" if detector else "text")
+    return applied
 
 
 def _covering_rules(ev: _Evidence, tally: _Tally) -> None:
@@ -741,7 +744,7 @@ def assess_evidence(ctx: AnalysisContext, reader: SemanticReader | None = None) 
     ev = _gather(ctx, reader or get_reader())
     tally = _Tally()
     _threat_flags(ev, tally)
-    _concept_rules(ev, tally)
+    applied = _concept_rules(ev, tally)
     _covering_rules(ev, tally)
     _presence_rules(ctx, ev, tally)
     _vehicle_rules(ctx, ev, tally)
@@ -761,7 +764,7 @@ def assess_evidence(ctx: AnalysisContext, reader: SemanticReader | None = None) 
         decisive=tally.floor >= TAMPERING_WITH_PERSON_FLOOR,
         uncertain=_uncertain(ev),
         factors=tally.factors,
-        findings=[r.finding() for r in ev.threats],
+        findings=[r.finding() for r in applied],
         benign=[r.finding() for r in ev.benign],
         explanation=f"Evidence rates this {level} ({score}): {reasons}.",
     )

@@ -26,7 +26,6 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from backend.config.prompt_variants import get_prompt_variant
 from backend.config.settings import BackendSettings, get_settings
 from backend.db.session import run_unit_of_work
 from backend.domain.llm_response import RISK_ANALYSIS_JSON_SCHEMA
@@ -39,8 +38,11 @@ from backend.services.event_store import fast_path_key, save_event
 from backend.services.evidence_risk import EvidenceAssessment, assess_evidence, combine
 from backend.services.history import load_batch_scenario
 from backend.services.llm_client import LLMClient, LLMError
+from backend.services.model_trust import TrustStore, resolve_trust
+from backend.services.prompt_variants import get_prompt_variant
 from backend.services.prompts import RenderedPrompt, estimate_tokens
 from backend.services.risk_parsing import RiskParseError, extract_reasoning_and_response, parse_risk_response
+from backend.services.summaries import camera_texts, evidence_summary, summary_problems
 
 __all__ = ["AnalysisFailedError", "NemotronAnalyzer", "RiskAssessment", "extract_reasoning_and_response"]
 
@@ -57,7 +59,8 @@ class AnalysisFailedError(Exception):
 
 class RiskAssessment(BaseModel):
     """What the analysis decided, and which part decided what (``decided_by``): the LLM's own score, the
-    evidence checklist's score and bounds, and the final score (the LLM's, clamped into those bounds)."""
+    evidence checklist's score and floors, the trust they were met with, the final score, and whether the
+    summary is the model's or was written from the evidence."""
 
     risk_score: int
     risk_level: str
@@ -73,11 +76,14 @@ class RiskAssessment(BaseModel):
     decided_by: dict[str, Any] = Field(default_factory=dict)
     llm_score: int
     evidence_score: int
+    evidence_floor: int = 0
     prompt_tokens: int | None = None
     cached_tokens: int | None = None
 
     def event_fields(self) -> dict[str, Any]:
-        fields = self.model_dump(exclude={"prompt_tokens", "cached_tokens", "llm_score", "evidence_score"})
+        fields = self.model_dump(
+            exclude={"prompt_tokens", "cached_tokens", "llm_score", "evidence_score", "evidence_floor"}
+        )
         return {**fields, "status": EventStatus.ASSESSED}
 
 
@@ -104,6 +110,7 @@ class NemotronAnalyzer:
         reasoning = self.settings.use_reasoning if reasoning is None else reasoning
         self.prompt_variant = get_prompt_variant("cot" if reasoning and prompt_variant == "current" else prompt_variant)
         self._flights: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._trust_store = TrustStore(self.settings.llm_trust_file)
 
     # --- the part without a database: scenario in, assessment out ---------------------------------------
 
@@ -139,10 +146,11 @@ class NemotronAnalyzer:
         return prompt
 
     async def assess(self, scenario: ScenarioInput, *, template: str | None = None) -> RiskAssessment:
-        """Prompt the LLM about one batch, validate its answer and bound it by the evidence.
-        Raises AnalysisFailedError when the LLM gives no usable answer."""
+        """Prompt the LLM about one batch, validate its answer, meet its score with the evidence by the model's
+        trust (never below the floors) and check its summary. Raises AnalysisFailedError when the LLM gives no
+        usable answer."""
         ctx = build_context(self._scope(scenario), cross_camera_minutes=self.settings.cross_camera_minutes)
-        evidence = assess_evidence(ctx)
+        evidence = await asyncio.to_thread(assess_evidence, ctx)  # CPU: sentence embeddings, ~10 ms
         try:
             prompt = await self._fit_prompt(ctx, evidence, template)
         except LLMError as exc:
@@ -165,17 +173,21 @@ class NemotronAnalyzer:
                 problems.append(f"attempt {attempt}: {exc}")
                 log.warning("unusable LLM answer", extra={"attempt": attempt, "error": str(exc)})
                 continue
-            final = combine(evidence, parsed.risk_score, parsed.raw_level)
+            trust, trust_source = resolve_trust(self.settings, reply.model, self._trust_store)
+            final = combine(evidence, parsed.risk_score, parsed.raw_level, trust=trust, trust_source=trust_source)
             factors = list(dict.fromkeys([*final.risk_factors, *parsed.risk_factors]))
             notes = [parsed.correction_note or ""] if parsed.level_corrected else []
             if final.risk_score != parsed.risk_score:
                 notes.append(
-                    f"LLM score {parsed.risk_score} clamped into the evidence bounds "
-                    f"{evidence.min_score}-{evidence.max_score}"
+                    f"LLM score {parsed.risk_score} met with the evidence score {evidence.score} at trust {trust:g}"
+                    + (f", floor {evidence.floor}" if evidence.floor else "")
                 )
+            rejected = summary_problems(parsed.summary, final.risk_level, camera_texts(ctx))
+            summary = parsed.summary if not rejected else evidence_summary(ctx, evidence, final.risk_level)
             decided_by = {
                 **final.decided_by,
-                "summary": "llm" if parsed.summary else "evidence",
+                "summary": "evidence" if rejected else "llm",
+                "summary_rejected": rejected,
                 "template": prompt.template,
                 "prompt_variant": self.prompt_variant.key,
                 "structured_output": reply.structured,
@@ -188,7 +200,7 @@ class NemotronAnalyzer:
             return RiskAssessment(
                 risk_score=final.risk_score,
                 risk_level=final.risk_level,
-                summary=parsed.summary or evidence.explanation,
+                summary=summary,
                 reasoning=parsed.reasoning,
                 risk_factors=factors[:12],
                 recommended_action=parsed.recommended_action or "",
@@ -200,6 +212,7 @@ class NemotronAnalyzer:
                 decided_by=decided_by,
                 llm_score=parsed.risk_score,
                 evidence_score=evidence.score,
+                evidence_floor=evidence.floor,
                 prompt_tokens=reply.prompt_tokens,
                 cached_tokens=reply.cached_tokens,
             )

@@ -216,7 +216,16 @@ def _match(concept: Concept, similarity: float, ordinary: float, text: str) -> C
     )
 
 
-@lru_cache(maxsize=1)
+_READER_LOCK = threading.Lock()
+
+
 def get_reader() -> SemanticReader:
-    """The process's reader, loaded once (about 1 s and 100 MB); later calls share it."""
+    """The process's reader, loaded once (a few seconds and about 100 MB); later calls, from any thread,
+    share it."""
+    with _READER_LOCK:
+        return _load_reader()
+
+
+@lru_cache(maxsize=1)
+def _load_reader() -> SemanticReader:
     return SemanticReader()
