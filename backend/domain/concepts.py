@@ -107,6 +107,8 @@ CONCEPTS: tuple[Concept, ...] = (
         "an assault on a person",
         "UCF-Crime Assault, Fighting, Abuse; police.uk violence and sexual offences; NIBRS assault offenses",
         (
+            "an assault",
+            "a fight",
             "people fighting",
             "a fight breaking out",
             "a person punching another person",
@@ -153,6 +155,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "UCF-Crime Burglary; police.uk burglary; NIBRS burglary/breaking and entering",
         (
             "a break-in",
+            "a burglar",
             "a burglary in progress",
             "breaking into a house",
             "smashing a window to get in",
@@ -224,6 +227,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "UCF-Crime Vandalism; police.uk criminal damage; NIBRS destruction/damage/vandalism",
         (
             "vandalism",
+            "graffiti",
             "spray painting graffiti on a wall",
             "smashing windows",
             "slashing tyres",

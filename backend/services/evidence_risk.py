@@ -110,6 +110,7 @@ RESIDENT_EXPLAINS = frozenset(
 # (backend.services.semantic.SHORT_THRESHOLD).
 TEXT_FLOOR_SIMILARITY = 0.5
 TEXT_FLOOR_MARGIN = 0.05  # ... and nearer to it than to any ordinary meaning by this much
+WEAK_READING_WEIGHT = 0.5  # a reading short of that counts half its points
 BENIGN_POINTS = -15  # ordinary activity named by text AND corroborated by non-text facts
 SHORT_VISIT_SECONDS = 120  # a visit this short corroborates a delivery or a call
 
@@ -615,13 +616,14 @@ def _concept_rules(ev: _Evidence, tally: _Tally) -> list[_Read]:
         boost = NIGHT_FACTOR if night and concept.severity is Severity.SUSPICIOUS else 1.0
         quote = quote_untrusted(read.match.text, 60)
         where = {"caption": "caption", "action": "pose", "attribute": "attribute", "object": "detected object"}
+        detector = read.source in ("object", "action")
+        clear = read.match.similarity >= TEXT_FLOOR_SIMILARITY and read.match.margin >= TEXT_FLOOR_MARGIN
+        weight = 1.0 if detector or clear else WEAK_READING_WEIGHT
         tally.add_concept(
             concept.key,
             f"{concept.label} ({where[read.source]} {quote}){' at night' if night else ''}",
-            SEVERITY_POINTS[concept.severity] * boost,
+            SEVERITY_POINTS[concept.severity] * boost * weight,
         )
-        detector = read.source in ("object", "action")
-        clear = read.match.similarity >= TEXT_FLOOR_SIMILARITY and read.match.margin >= TEXT_FLOOR_MARGIN
         if concept.severity in SEVERITY_FLOORS and (detector or clear):
             tally.require(SEVERITY_FLOORS[concept.severity], concept.label, "detector" if detector else "text")
     return applied

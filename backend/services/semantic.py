@@ -105,6 +105,9 @@ class SemanticReader:
     def __init__(self, path: Path | None = None, concepts: tuple[Concept, ...] = CONCEPTS) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bars in a service's output
 
         folder = path or model_dir()
         self._torch = torch
