@@ -13,8 +13,8 @@ Sources of the threat concepts (categories, not wording):
   vehicle theft, kidnapping/abduction, destruction/damage/vandalism, trespass of real property, peeping tom,
   stalking).
 The benign concepts are the ordinary activity of a home, from the American Time Use Survey's activity
-lexicon (US BLS; tier-1 categories 02 household activities, 03 caring for household members, 12-13 leisure,
-socialising, sports and exercise, 16 household services, 18 travel): deliveries, trades and services, upkeep
+lexicon (US BLS; tier-1 categories 02 household activities, 03 caring for household members, 12-13 socialising,
+leisure, sports and exercise, 16 household services, 18 travel): deliveries, trades and services, upkeep
 of the house and garden, chores, play, visitors and the emergency services, passers-by, animals.
 
 Severity (what a concept does to the evidence score, :mod:`backend.services.evidence_risk`):
@@ -145,7 +145,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "a person threatening someone to hand over belongings",
             "someone snatching a bag from a person",
             "a resident held up at the door",
-            "forcing their way in when the door is opened",
         ),
     ),
     Concept(
@@ -442,6 +441,33 @@ CONCEPTS: tuple[Concept, ...] = (
         ),
     ),
     Concept(
+        "socialising",
+        _B,
+        "people socialising",
+        "ATUS 12 socialising and communicating; ATUS 18 travel (waiting for a ride)",
+        (
+            "people chatting",
+            "neighbours talking over the fence",
+            "having a coffee or a drink outside",
+            "talking on the phone",
+            "waiting for a taxi or a lift",
+            "getting into a taxi",
+            "saying goodbye to guests",
+        ),
+    ),
+    Concept(
+        "exercise",
+        _B,
+        "exercise",
+        "ATUS 13 sports, exercise and recreation",
+        (
+            "doing yoga or stretching on the lawn",
+            "lying on a mat exercising",
+            "lifting weights in the garage",
+            "sunbathing on the grass",
+        ),
+    ),
+    Concept(
         "passer_by",
         _B,
         "someone passing by",
@@ -467,6 +493,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "a dog in the yard",
             "a fox or deer passing through",
             "birds on the grass",
+            "an animal's eyes glowing in the dark",
+            "raccoons going through the rubbish",
         ),
     ),
     # --- plain presence (neutral) ------------------------------------------------------------------------
@@ -481,6 +509,9 @@ CONCEPTS: tuple[Concept, ...] = (
             "a person walking towards the front door",
             "someone walking up the driveway",
             "a person getting out of a car",
+            "a person getting into a car",
+            "reaching into a car",
+            "opening and closing a door",
             "a person crossing the yard",
             "a man standing on the porch",
             "a resident coming home",

@@ -111,6 +111,15 @@ RESIDENT_EXPLAINS = frozenset(
 TEXT_FLOOR_SIMILARITY = 0.5
 TEXT_FLOOR_MARGIN = 0.05  # ... and nearer to it than to any ordinary meaning by this much
 WEAK_READING_WEIGHT = 0.5  # a reading short of that counts half its points
+# Harm to people, fire and break-ins are read from text or a pose string only when this clear: a critical
+# word in a loose reading ("the door stays shut" near "a resident held up at the door") is no critical finding.
+CRITICAL_READING_SIMILARITY = 0.6
+# Concepts a detector's class names that bind the model too (issue #8: fire/smoke, "forced entry when a
+# detector flags it"), and from which detector output: fire or smoke as an object class, forced entry as a
+# pose/action class. They bind at "high": the detector cannot tell a barbecue from a house fire or a locksmith
+# from a burglar, so the evidence score goes critical but a trusted model decides between high and critical.
+BINDING_CONCEPTS: dict[str, tuple[str, ...]] = {"fire": ("object",), "forced_entry": ("action",)}
+BINDING_CONCEPT_FLOOR = HIGH_FLOOR
 BENIGN_POINTS = -15  # ordinary activity named by text AND corroborated by non-text facts
 SHORT_VISIT_SECONDS = 120  # a visit this short corroborates a delivery or a call
 
@@ -200,13 +209,16 @@ class EvidenceFactor(BaseModel):
 
 
 class Floor(BaseModel):
-    """A lower bound on the final score and the fact that sets it."""
+    """A lower bound and the fact that sets it. A ``binding`` floor holds the final score whatever the model
+    says (BINDING: weapon, violence, fire or smoke, tampering with a person present at night, forced entry
+    named by a detector); the others raise the evidence score only, so a trusted model may overrule them."""
 
     model_config = ConfigDict(frozen=True)
 
     score: int = Field(ge=MIN_SCORE, le=MAX_SCORE)
     reason: str
     source: Literal["detector", "text"]
+    binding: bool = False
 
 
 class Finding(BaseModel):
@@ -230,7 +242,7 @@ class EvidenceAssessment(BaseModel):
 
     score: int = Field(ge=MIN_SCORE, le=MAX_SCORE)
     level: str
-    floor: int  # the lowest score the hard facts allow (the highest of ``floors``)
+    floor: int  # the lowest final score the hard facts allow: the highest binding floor
     ceiling: int  # the highest score the evidence alone gives
     floors: list[Floor]
     decisive: bool  # a floor requires "critical" or near it (weapon, violence, fire, forced entry, ...)
@@ -243,7 +255,7 @@ class EvidenceAssessment(BaseModel):
     def prompt_summary(self) -> str:
         """The assessment as a prompt may show it: the checklist's score, floors and every reason."""
         reasons = "; ".join(f.detail for f in self.factors) or "no risk factors"
-        floor = f" The score may not go below {self.floor} ({self.floors[0].reason})." if self.floors else ""
+        floor = f" The score may not go below {self.floor} ({self.floors[0].reason})." if self.floor else ""
         return f"Evidence checklist: score {self.score} ({self.level}).{floor} Reasons: {reasons}."
 
 
@@ -554,15 +566,21 @@ class _Tally:
         rounded = round(points)
         self.factors.append(EvidenceFactor(name=key, points=rounded, detail=f"{reason} ({rounded:+d})"))
 
-    def require(self, floor: int, reason: str, source: Literal["detector", "text"]) -> None:
-        """Hard evidence: the score may not go below ``floor``; a threat floor also lifts the ceiling."""
-        self.floors.append(Floor(score=floor, reason=reason, source=source))
+    def require(self, floor: int, reason: str, source: Literal["detector", "text"], *, binding: bool = False) -> None:
+        """The evidence score may not go below ``floor`` (nor the final score, when ``binding``); a threat floor
+        also lifts the ceiling."""
+        self.floors.append(Floor(score=floor, reason=reason, source=source, binding=binding))
         if floor >= TAMPERING_WITH_PERSON_FLOOR:
             self.ceiling = MAX_SCORE
 
     @property
     def floor(self) -> int:
+        """The highest floor of any kind: what the evidence score respects."""
         return max((f.score for f in self.floors), default=MIN_SCORE)
+
+    @property
+    def binding_floor(self) -> int:
+        return max((f.score for f in self.floors if f.binding), default=MIN_SCORE)
 
     @property
     def total(self) -> int:
@@ -575,14 +593,14 @@ def _threat_flags(ev: _Evidence, tally: _Tally) -> None:
     what = quote_untrusted(kind or "unknown type", 24)
     if confidence >= DECISIVE_FLAG_CONFIDENCE:
         tally.add("weapon", f"weapon {what} detected at {confidence:.0%}")
-        tally.require(CRITICAL_FLOOR, "a weapon detected", "detector")
+        tally.require(CRITICAL_FLOOR, "a weapon detected", "detector", binding=True)
     elif confidence >= WEAK_FLAG_CONFIDENCE:
         tally.add("possible_weapon", f"possible weapon {what} at {confidence:.0%}")
     elif confidence > 0:
         tally.add("weak_weapon", f"weak weapon signal {what} at {confidence:.0%}, likely a tool")
     if ev.violence >= DECISIVE_FLAG_CONFIDENCE:
         tally.add("violence", f"violence detected at {ev.violence:.0%}")
-        tally.require(CRITICAL_FLOOR, "violence detected", "detector")
+        tally.require(CRITICAL_FLOOR, "violence detected", "detector", binding=True)
     elif ev.violence >= WEAK_FLAG_CONFIDENCE:
         tally.add("possible_violence", f"possible violence at {ev.violence:.0%}")
     elif ev.violence > 0:
@@ -594,6 +612,7 @@ def _threat_flags(ev: _Evidence, tally: _Tally) -> None:
             TAMPERING_WITH_PERSON_FLOOR if with_person else HIGH_FLOOR,
             "camera tampering" + (" with a person present at night" if with_person else ""),
             "detector",
+            binding=with_person,
         )
     if ev.vehicle_damage:
         rule = "vehicle_damage" if ev.people else "vehicle_damage_unattended"
@@ -604,29 +623,55 @@ def _threat_flags(ev: _Evidence, tally: _Tally) -> None:
 
 def _concept_rules(ev: _Evidence, tally: _Tally) -> list[_Read]:
     """What the free text, a pose action or an unusual object type names: threat concepts add points (x1.5
-    at night for suspicious behaviour) and the crimes set floors. A household member doing something at
-    their own home that only a stranger would make suspicious (trying their own door) is not."""
+    at night for suspicious behaviour) and the crimes set floors of the evidence score.
+
+    A reading sets its floor only when it is unambiguous: a detector's own string (pose action, object type)
+    or a clear caption (TEXT_FLOOR_SIMILARITY, TEXT_FLOOR_MARGIN), and not contradicted by the scene. It is
+    contradicted by day when other text of the batch reads as ordinary activity (a gardener "swinging a
+    blade"), and when it is told of a recognised household member (a known face's track). A contradicted
+    reading counts half its points and sets no floor; it never removes a floor another fact set. A household
+    member doing what only a stranger would make suspicious (trying their own door) is not counted at all.
+    Forced entry is critical at an entry point (or where no zones are drawn) and high elsewhere (a shed, a
+    bike lock)."""
     applied = []
+    where = {"caption": "caption", "action": "pose", "attribute": "attribute", "object": "detected object"}
     for read in ev.threats:
         concept = read.concept
-        if concept.key in RESIDENT_EXPLAINS and _track_key(read.facts) in ev.resident_tracks:
+        household = _track_key(read.facts) in ev.resident_tracks
+        if concept.key in RESIDENT_EXPLAINS and household:
             continue
         applied.append(read)
         night = read.facts.is_night
+        detector = read.source in ("object", "action")
+        needed = CRITICAL_READING_SIMILARITY if concept.severity is Severity.CRITICAL else TEXT_FLOOR_SIMILARITY
+        clear = read.match.similarity >= needed and read.match.margin >= TEXT_FLOOR_MARGIN
+        if detector and read.source == "action" and concept.severity is Severity.CRITICAL:
+            detector = read.match.similarity >= CRITICAL_READING_SIMILARITY
+        contradicted = household or (not night and bool(ev.benign) and read.source != "object")
+        firm = (detector or clear) and not contradicted
         boost = NIGHT_FACTOR if night and concept.severity is Severity.SUSPICIOUS else 1.0
         quote = quote_untrusted(read.match.text, 60)
-        where = {"caption": "caption", "action": "pose", "attribute": "attribute", "object": "detected object"}
-        detector = read.source in ("object", "action")
-        clear = read.match.similarity >= TEXT_FLOOR_SIMILARITY and read.match.margin >= TEXT_FLOOR_MARGIN
-        weight = 1.0 if detector or clear else WEAK_READING_WEIGHT
+        extra = len(applied) > 1 and read.source != "object"  # each further reading adds less: noise adds up
         tally.add_concept(
             concept.key,
             f"{concept.label} ({where[read.source]} {quote}){' at night' if night else ''}",
-            SEVERITY_POINTS[concept.severity] * boost * weight,
+            SEVERITY_POINTS[concept.severity]
+            * boost
+            * (1.0 if firm else WEAK_READING_WEIGHT)
+            * (WEAK_READING_WEIGHT if extra else 1.0),
         )
-        if concept.severity in SEVERITY_FLOORS and (detector or clear):
-            tally.require(SEVERITY_FLOORS[concept.severity], concept.label, "detector" if detector else "text")
+        if concept.severity in SEVERITY_FLOORS and firm:
+            floor = SEVERITY_FLOORS[concept.severity]
+            if concept.key == "forced_entry" and ev.has_zones and not _at_entry_point(read.facts):
+                floor = HIGH_FLOOR
+            tally.require(floor, concept.label, "detector" if detector else "text")
+        if read.source in BINDING_CONCEPTS.get(concept.key, ()):
+            tally.require(BINDING_CONCEPT_FLOOR, concept.label, "detector", binding=True)
     return applied
+
+
+def _at_entry_point(f: DetectionFacts) -> bool:
+    return any(hit.zone.zone_type == "entry_point" for hit in f.zones)
 
 
 def _covering_rules(ev: _Evidence, tally: _Tally) -> None:
@@ -760,10 +805,10 @@ def assess_evidence(ctx: AnalysisContext, reader: SemanticReader | None = None) 
     return EvidenceAssessment(
         score=score,
         level=level,
-        floor=tally.floor,
+        floor=tally.binding_floor,
         ceiling=tally.ceiling,
-        floors=sorted(tally.floors, key=lambda f: -f.score),
-        decisive=tally.floor >= TAMPERING_WITH_PERSON_FLOOR,
+        floors=sorted(tally.floors, key=lambda f: (-f.binding, -f.score)),
+        decisive=tally.binding_floor >= TAMPERING_WITH_PERSON_FLOOR,
         uncertain=_uncertain(ev),
         factors=tally.factors,
         findings=[r.finding() for r in applied],

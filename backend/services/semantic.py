@@ -47,6 +47,12 @@ THREAT_MARGIN = 0.02
 # nearer than any ordinary meaning (measured on data/synthetic's pose and attribute strings).
 SHORT_THRESHOLD = 0.55
 SHORT_MARGIN = 0.05
+# A bare word is read against the concepts' names and means one only as a near-synonym ("smoke", "a knife"):
+# below this, words that merely share letters or sound ("mugs" and "a mugging") would count.
+WORD_THRESHOLD = 0.8
+# A clause cut out of a longer text is a fragment ("holding a coffee and chatting"): it needs a clearer reading
+# than the whole text, and its threat must be at least as near as its nearest ordinary meaning.
+CLAUSE_THRESHOLD = 0.5
 SENTENCE_WORDS = 5
 NAME_WORDS = 2  # descriptions this short are a concept's names ("fire", "a gun"), what a bare word is read against
 MAX_TOKENS = 64  # captions are a sentence or two; longer text is cut (ShortText allows 500 characters)
@@ -181,7 +187,7 @@ class SemanticReader:
             benign = None
             for index, unit in enumerate(units):
                 (threat, threat_sim), (other, other_sim) = next(nearest)
-                if _means_threat(unit, threat_sim, other_sim):
+                if _means_threat(unit, threat_sim, other_sim, clause=index > 0):
                     kept = threats.get(threat.key)
                     if kept is None or kept.similarity < threat_sim:
                         threats[threat.key] = _match(threat, threat_sim, other_sim, unit)
@@ -196,14 +202,20 @@ class SemanticReader:
 
 
 def _threshold(text: str) -> float:
-    return MATCH_THRESHOLD if len(text.split()) >= SENTENCE_WORDS else SHORT_THRESHOLD
+    words = len(text.split())
+    if words == 1:
+        return WORD_THRESHOLD
+    return MATCH_THRESHOLD if words >= SENTENCE_WORDS else SHORT_THRESHOLD
 
 
-def _means_threat(text: str, threat: float, other: float) -> bool:
+def _means_threat(text: str, threat: float, other: float, *, clause: bool = False) -> bool:
     """A sentence means its nearest threat when that is within THREAT_MARGIN of its nearest ordinary meaning;
-    a short string only when the threat is SHORT_MARGIN nearer."""
-    if threat < _threshold(text):
+    a clause of a longer text when it reaches CLAUSE_THRESHOLD and beats every ordinary meaning; a short
+    string when the threat is SHORT_MARGIN nearer; a bare word when it is a near-synonym of a concept's name."""
+    if threat < max(_threshold(text), CLAUSE_THRESHOLD if clause else 0.0):
         return False
+    if clause:
+        return threat >= other
     if len(text.split()) >= SENTENCE_WORDS:
         return threat >= other - THREAT_MARGIN
     return threat >= other + SHORT_MARGIN

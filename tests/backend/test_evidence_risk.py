@@ -442,7 +442,9 @@ def test_explanation_and_prompt_summary_name_the_reasons() -> None:
     evidence = assess(visit("entry_point", NIGHT, 300, count=8, **STRANGER))
     assert evidence.explanation.startswith(f"Evidence rates this high ({evidence.score})")
     summary = evidence.prompt_summary()
-    assert f"score {evidence.score}" in summary and f"below {evidence.floor}" in summary
+    assert f"score {evidence.score}" in summary and "below" not in summary  # lingering's floor does not bind
+    armed = assess(visit("entry_point", NIGHT, 30, **WEAPON))
+    assert "may not go below 85 (a weapon detected)" in armed.prompt_summary()
     assert all(factor.detail in summary for factor in evidence.factors)
 
 
