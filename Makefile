@@ -15,6 +15,7 @@ demo: setup
 test: setup-dev
 	scripts/services.sh
 	.venv/bin/ruff check .
+	.venv/bin/mypy
 	.venv/bin/python -m pytest
 
 lint: setup-dev

@@ -109,7 +109,7 @@ def _selected(categories: Iterable[str] | None) -> tuple[Category, ...]:
     unknown = [c for c in chosen if c not in CATEGORIES]
     if unknown:
         raise ValueError(f"unknown categories {unknown}; known: {', '.join(CATEGORIES)}")
-    return tuple(c for c in CATEGORIES if c in chosen)  # type: ignore[misc]
+    return tuple(c for c in CATEGORIES if c in chosen)
 
 
 def load_synthetic_eval_dataset(

@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, Select, Table, func, select, update
+from sqlalchemy import Insert, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from backend.db.session import rows_affected
 from backend.domain.risk_levels import LEVEL_ORDER, MAX_SCORE, MIN_SCORE, RiskLevel, level_for_score
@@ -65,7 +66,7 @@ def insert_ignoring_conflicts(dialect: str, table: Table, conflict_columns: tupl
 
 
 @functools.cache
-def _insert_event(dialect: str) -> Select[tuple[Event]]:
+def _insert_event(dialect: str) -> ExecutableReturnsRows:
     """The event INSERT (ignoring a conflicting ``batch_id``) that returns the new row as an Event."""
     table = table_of(Event)
     return select(Event).from_statement(insert_ignoring_conflicts(dialect, table, ("batch_id",)).returning(*table.c))
@@ -165,7 +166,7 @@ def save_event(
         "created_at": now,
         "updated_at": now,
     }
-    event = session.scalars(_insert_event(session.get_bind().dialect.name), new_values).one_or_none()
+    event: Event | None = session.scalars(_insert_event(session.get_bind().dialect.name), new_values).one_or_none()
     if event is None:  # the batch has its event already
         event_id = _update_unassessed(session, batch_id, values, now, retry_base_seconds, max_attempts)
     else:

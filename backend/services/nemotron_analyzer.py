@@ -135,11 +135,15 @@ class NemotronAnalyzer:
             if real <= budget:
                 return prompt
             ratio = real / max(1, estimate_tokens(prompt.chatml)) * 1.05  # calibrate the estimate on this text
+
+            def calibrated(text: str, ratio: float = ratio) -> int:
+                return math.ceil(estimate_tokens(text) * ratio)
+
             prompt = self.prompt_variant.build(
                 ctx,
                 template,  # type: ignore[arg-type]
                 token_budget=budget,
-                count_tokens=lambda t, r=ratio: math.ceil(estimate_tokens(t) * r),
+                count_tokens=calibrated,
                 evidence=shown,
             )
             budget -= max(0, real - budget) // 4  # tighten further if the calibrated fit still overshoots

@@ -458,7 +458,8 @@ def _lines(ctx: AnalysisContext, rank: int) -> list[_Line]:
     seen = Counter(f.detection.track_id for f in ctx.detections if f.detection.track_id is not None)
     lines: list[_Line] = []
     for f in ctx.detections:
-        tags = [f"#{f.detection.track_id}"] if seen[f.detection.track_id] > 1 else []
+        track = f.detection.track_id
+        tags = [f"#{track}"] if track is not None and seen[track] > 1 else []
         tags += _context_tags(f, rank) + (_zoo_tags(f) if rank >= _ZOO else [])
         joined = " ".join(tags)
         previous = lines[-1] if lines else None

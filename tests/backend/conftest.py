@@ -121,8 +121,9 @@ def redis_prefix() -> Iterator[str]:
 
 
 @pytest.fixture
-def backend_settings(db_url: str, redis_url: str | None, redis_prefix: str) -> BackendSettings:
+def backend_settings(db_url: str, redis_url: str | None, redis_prefix: str, tmp_path: Path) -> BackendSettings:
     return BackendSettings(
+        llm_trust_file=tmp_path / "model_trust.json",  # not the developer's measured trusts
         database_url=db_url,
         redis_url=redis_url,
         redis_key_prefix=redis_prefix,

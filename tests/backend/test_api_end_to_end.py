@@ -69,9 +69,14 @@ def test_detections_in_risk_event_out(backend_settings: BackendSettings, llm_url
         assert event["status"] == "assessed", event["error"]
         assert event["kind"] == "batch"
         assert event["risk_level"] == level_for_score(event["risk_score"])
-        # a masked stranger trying the door at night: the evidence bounds keep it an alarm whatever the model says
+        # a masked stranger trying the door at night: with the embedded model's default trust (0) the evidence
+        # decides, and it is an alarm whatever the model says; the summary agrees with the level
         assert event["risk_level"] in ("high", "critical")
-        assert event["decided_by"]["bounds"][0] >= 60
+        assert event["decided_by"]["trust"] == 0.0 and event["decided_by"]["trust_source"] == "default"
+        assert event["decided_by"]["evidence_score"] >= 60
+        assert event["decided_by"]["summary"] in ("llm", "evidence")
+        if event["decided_by"]["summary"] == "evidence":
+            assert f"{event['risk_level'].capitalize()}:" in event["summary"]
         listed = client.get("/api/events", params={"camera_id": "front_door", "level": event["risk_level"]}).json()
         assert [e["id"] for e in listed["events"]] == [event["id"]]
         detail = client.get(f"/api/events/{event['id']}").json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,15 +20,26 @@ def llm_url() -> Iterator[str]:
         yield server.url
 
 
-def backend_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def backend_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "backend", *args], cwd=REPO, capture_output=True, text=True, timeout=900, check=True
+        [sys.executable, "-m", "backend", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+        env={**os.environ, **(env or {})},
     )
 
 
 def test_eval_writes_predictions_metrics_and_report(llm_url: str, tmp_path: Path) -> None:
-    out, report = tmp_path / "eval.json", tmp_path / "report"
-    backend_cli("eval", "--limit", "1", "--llm-url", llm_url, "--json-out", str(out), "--report-dir", str(report))
+    out, report, trust = tmp_path / "eval.json", tmp_path / "report", tmp_path / "trust.json"
+    result = backend_cli(
+        "eval",
+        *("--limit", "1", "--llm-url", llm_url, "--json-out", str(out), "--report-dir", str(report)),
+        "--store-trust",
+        env={"LLM_TRUST_FILE": str(trust), "LLM_TRUST": ""},
+    )
     data = json.loads(out.read_text())
     predictions = data["predictions"]
     assert sorted(p["category"] for p in predictions) == ["normal", "suspicious", "threats"]
@@ -42,7 +54,12 @@ def test_eval_writes_predictions_metrics_and_report(llm_url: str, tmp_path: Path
             "expected_level",
             "status",
         } <= p.keys()
-    assert set(data["metrics"]) == {"combined", "llm_only", "evidence_only"}
+    assert set(data["metrics"]) == {"combined", "llm_only", "evidence_only", "oracle"}
+    assert data["trust_fit"]["trust"] in [i / 10 for i in range(11)]
+    assert set(data["trust_fit"]["level_accuracy_by_trust"]) == {f"{i / 10:.1f}" for i in range(11)}
+    stored = json.loads(trust.read_text())
+    assert stored[data["trust_fit"]["model"]]["trust"] == data["trust_fit"]["trust"]
+    assert "best trust" in result.stdout
     assert data["metrics"]["combined"]["count"] == 3
     assert (report / "report.md").read_text().startswith("# Risk verdict evaluation")
     assert (report / "confusion_matrix.png").stat().st_size > 1000
