@@ -461,3 +461,42 @@ def test_untracked_sightings_far_apart_are_separate_visits() -> None:
     evidence = assess(first, later)
     assert "loitering" not in names(evidence)
     assert evidence.level == "medium"
+
+
+# --- one benign word ---------------------------------------------------------------------------------------------
+
+BENIGN_WORDS = ["MAIL", "delivery", "courier", "postal worker", "utility", "police", "neighbour", "gardener"]
+
+
+@pytest.mark.parametrize("word", BENIGN_WORDS)
+def test_one_benign_word_never_lowers_a_night_entry_point_visit(word: str) -> None:
+    crouching = {"pose": {"posture": "crouching", "action": "crouching"}}
+    plain = assess(visit("entry_point", NIGHT, 200, count=6, **crouching))
+    for enrichment in (
+        {"vision": {"caption": None, "attributes": {"uniform": word}}},
+        {"vision": {"caption": None, "attributes": {"role": word}}},
+        {"clothing": {"upper": f"{word} jacket"}},
+    ):
+        worded = assess(visit("entry_point", NIGHT, 200, count=6, **crouching, **enrichment))
+        assert worded.score >= plain.score, (word, enrichment, worded.factors)
+        assert "benign" not in names(worded)
+
+
+def test_no_benign_word_lowers_any_night_entry_point_scenario(dataset_contexts: list[AnalysisContext]) -> None:
+    """On every scenario with a person at an entry point at night, a uniform word added to every person
+    leaves the score where it was or higher."""
+    checked = 0
+    for ctx in dataset_contexts:
+        people = [f for f in ctx.detections if f.detection.object_type == "person" and f.is_night]
+        if not any(hit.zone.zone_type == "entry_point" for f in people for hit in f.zones):
+            continue
+        scenario = ctx.scenario.model_dump(mode="json")
+        for detection in scenario["detections"]:
+            if detection["object_type"] == "person":
+                vision = detection["enrichment"].get("vision") or {"caption": None, "attributes": {}}
+                vision["attributes"] = {**vision.get("attributes", {}), "uniform": "MAIL"}
+                detection["enrichment"]["vision"] = vision
+        after = assess_evidence(build_context(ScenarioInput.model_validate(scenario)))
+        assert after.score >= assess_evidence(ctx).score, ctx.scenario.camera.id
+        checked += 1
+    assert checked >= 10
