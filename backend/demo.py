@@ -78,7 +78,7 @@ def show(event: dict[str, Any]) -> None:
     table.add_row(
         f"[{LEVEL_STYLE.get(level, 'white')}]{level.upper():>8}[/] {score:>3}",
         f"[cyan]{event.get('camera_id')}[/] ({event.get('kind')}){status}",
-        (event.get("summary") or event.get("error") or "")[:160],
+        event.get("summary") or event.get("error") or "",
     )
     console.print(table)
 
@@ -120,10 +120,11 @@ async def _run(scenarios: list[tuple[str, ScenarioInput]], keep_running: bool, a
         except TimeoutError:
             console.print("[red]timed out waiting for events[/]")
             return 1
-    console.print(f"\nAll events: {api}/api/events   API docs: {api}/docs")
     if keep_running:
-        console.print("Serving until Ctrl-C.")
+        console.print(f"\nAll events: {api}/api/events   API docs: {api}/docs   Serving until Ctrl-C.")
         await serving
+    else:
+        console.print("\nTo browse the events and the API docs, run: .venv/bin/python -m backend demo --keep-running")
     server.should_exit = True
     await serving
     return 0

@@ -144,7 +144,7 @@ class ImageQuality(_Model):
 
 
 class Depth(_Model):
-    distance_m: float = Field(ge=0)
+    distance_m: float = Field(ge=0, allow_inf_nan=False)
 
 
 class Enrichment(_Model):
@@ -164,7 +164,7 @@ class Enrichment(_Model):
     pose: Pose | None = None
     image_quality: ImageQuality | None = None
     depth: Depth | None = None
-    dwell_seconds: float | None = Field(default=None, ge=0)
+    dwell_seconds: float | None = Field(default=None, ge=0, le=86_400 * 7, allow_inf_nan=False)
 
 
 class DetectionIn(_Model):

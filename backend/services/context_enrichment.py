@@ -41,6 +41,8 @@ CROSS_CAMERA_MINUTES = 10.0
 # An object type the baseline has never seen still gets this expectation: "less than once a day or so".
 MIN_EXPECTED_PER_HOUR = 0.05
 NO_HISTORY = "no history"
+# A face match below this confidence is not taken as a household member (it would explain a stranger away).
+FACE_MATCH_CONFIDENCE = 0.6
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 Point = tuple[float, float]
@@ -174,7 +176,7 @@ def _face_status(enrichment: Enrichment, known: set[str]) -> Literal["known", "u
     if face is None or not face.detected:
         return None
     name = (face.matched_name or "").casefold()
-    return "known" if name and name in known else "unknown"
+    return "known" if name and name in known and face.confidence >= FACE_MATCH_CONFIDENCE else "unknown"
 
 
 def _detection_facts(detection: DetectionIn, start: datetime, scenario: ScenarioInput) -> DetectionFacts:

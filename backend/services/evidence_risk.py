@@ -184,7 +184,9 @@ RULES: dict[str, Rule] = {
     "vehicle_lingering": Rule(10, f"unknown vehicle lingering {LINGERING_VEHICLE_SECONDS // 60}+ min at night"),
     "known_face": Rule(-10, "recognised household face (then skip where, when, how long)"),
     "household_vehicle": Rule(
-        -25, f"household vehicle and a visit under {LOITER_FLOOR_SECONDS // 60} min (then skip how long)"
+        -25,
+        f"household vehicle and a visit under {LOITER_FLOOR_SECONDS // 60} min, not 00-{SMALL_HOURS_END:02d}h "
+        "(then skip how long)",
     ),
     "benign": Rule(
         BENIGN_POINTS,
@@ -444,7 +446,7 @@ class _Evidence:
     animals: bool
     packages: bool
     has_zones: bool
-    resident: bool  # a household face matched
+    resident: bool  # a recognised household member explains the visit (see _household_explains)
     resident_tracks: frozenset[tuple[str, int | str]]  # the tracks (see _track_key) of recognised household members
     household_vehicle: bool  # a household plate read
     unknown_face: bool
@@ -481,6 +483,21 @@ class _Evidence:
         return sum((not self.night, short, self.carrying)) >= 2
 
 
+def _household_explains(people: list[_Track], threats: list[_Read]) -> bool:
+    """A recognised household member is present and nobody else with them does anything a stranger would
+    be judged for: no threat reading on another person's track, no covered face among the others."""
+    household = {_track_key(f) for t in people for f in t.facts if f.face == "known"}
+    if not household:
+        return False
+    others = [t for t in people if _track_key(t.facts[0]) not in household]
+    covered = any(
+        f.detection.enrichment.clothing and f.detection.enrichment.clothing.face_covering
+        for t in others
+        for f in t.facts
+    )
+    return not covered and not any(_track_key(r.facts) not in household for r in threats if r.source != "object")
+
+
 def _gather(ctx: AnalysisContext, reader: SemanticReader) -> _Evidence:
     all_people = _tracks(ctx, PERSON_TYPES, merge_untracked=True)
     people = [t for t in all_people if t.confidence >= CREDIBLE_CONFIDENCE]
@@ -508,7 +525,7 @@ def _gather(ctx: AnalysisContext, reader: SemanticReader) -> _Evidence:
         animals=any(f.detection.object_type in ANIMAL_TYPES or f.detection.enrichment.pet for f in ctx.detections),
         packages=any(f.detection.object_type in PACKAGE_TYPES for f in ctx.detections),
         has_zones=bool(ctx.scenario.zones),
-        resident=any(f.face == "known" for t in people for f in t.facts),
+        resident=_household_explains(people, threats),
         resident_tracks=frozenset(_track_key(f) for f in ctx.detections if f.face == "known"),
         household_vehicle=bool(ctx.identities.known_plates),
         unknown_face=any(f.face == "unknown" for t in people for f in t.facts),
@@ -635,19 +652,23 @@ def _concept_rules(ev: _Evidence, tally: _Tally) -> list[_Read]:
     bike lock)."""
     applied = []
     where = {"caption": "caption", "action": "pose", "attribute": "attribute", "object": "detected object"}
+    explained_day = ev.benign_corroborated()
     for read in ev.threats:
         concept = read.concept
+        if read.source in BINDING_CONCEPTS.get(concept.key, ()):  # a detector's hard fact: nothing explains it
+            tally.require(BINDING_CONCEPT_FLOOR, concept.label, "detector", binding=True)
         household = _track_key(read.facts) in ev.resident_tracks
+        detector = read.source in ("object", "action")
         if concept.key in RESIDENT_EXPLAINS and household:
             continue
         applied.append(read)
         night = read.facts.is_night
-        detector = read.source in ("object", "action")
         needed = CRITICAL_READING_SIMILARITY if concept.severity is Severity.CRITICAL else TEXT_FLOOR_SIMILARITY
-        clear = read.match.similarity >= needed and read.match.margin >= TEXT_FLOOR_MARGIN
+        clear = read.match.whole and read.match.similarity >= needed and read.match.margin >= TEXT_FLOOR_MARGIN
         if detector and read.source == "action" and concept.severity is Severity.CRITICAL:
             detector = read.match.similarity >= CRITICAL_READING_SIMILARITY
-        contradicted = household or (not night and bool(ev.benign) and read.source != "object")
+        same_track = any(_track_key(b.facts) == _track_key(read.facts) for b in ev.benign)
+        contradicted = not detector and (household or (explained_day and same_track))
         firm = (detector or clear) and not contradicted
         boost = NIGHT_FACTOR if night and concept.severity is Severity.SUSPICIOUS else 1.0
         quote = quote_untrusted(read.match.text, 60)
@@ -665,8 +686,6 @@ def _concept_rules(ev: _Evidence, tally: _Tally) -> list[_Read]:
             if concept.key == "forced_entry" and ev.has_zones and not _at_entry_point(read.facts):
                 floor = HIGH_FLOOR
             tally.require(floor, concept.label, "detector" if detector else "text")
-        if read.source in BINDING_CONCEPTS.get(concept.key, ()):
-            tally.require(BINDING_CONCEPT_FLOOR, concept.label, "detector", binding=True)
     return applied
 
 
@@ -698,7 +717,8 @@ def _presence_rules(ctx: AnalysisContext, ev: _Evidence, tally: _Tally) -> None:
         return
     tally.add("zone", f"person {where}" + (" at night" if riskiest.night else ""), points)
     brief = max(t.dwell_s for t in ev.people) < LOITER_FLOOR_SECONDS
-    if ev.household_vehicle and brief and not (ev.threats or ev.vehicle_damage):
+    small_hours = any(f.hour < SMALL_HOURS_END for f in riskiest.facts)
+    if ev.household_vehicle and brief and not (ev.threats or ev.vehicle_damage or small_hours):
         tally.add("household_vehicle", "brief visit with a household vehicle present")
         return
     explained = ev.benign_corroborated()
@@ -890,10 +910,10 @@ def combine(
     mixed = round(evidence.score + trust * (llm_score - evidence.score))
     if final != mixed:
         who = "floor"
-    elif final == llm_score:
-        who = "llm"
-    elif final == evidence.score:
+    elif trust == 0.0 or final == evidence.score:
         who = "evidence"
+    elif trust == 1.0 or final == llm_score:
+        who = "llm"
     else:
         who = "blend"
     level = level_for_score(final)
@@ -903,7 +923,7 @@ def combine(
         risk_level=level,
         decided_by={
             "risk_score": who,
-            "risk_level": "llm" if said == level else "score_band",
+            "risk_level": "llm" if who == "llm" and said == level else "score_band",
             "trust": trust,
             "trust_source": trust_source,
             "floors": _floors_record(evidence),

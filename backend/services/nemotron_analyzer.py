@@ -42,6 +42,7 @@ from backend.services.model_trust import TrustStore, resolve_trust
 from backend.services.prompt_variants import get_prompt_variant
 from backend.services.prompts import RenderedPrompt, estimate_tokens
 from backend.services.risk_parsing import RiskParseError, extract_reasoning_and_response, parse_risk_response
+from backend.services.semantic import get_reader
 from backend.services.summaries import camera_texts, evidence_summary, summary_problems
 
 __all__ = ["AnalysisFailedError", "NemotronAnalyzer", "RiskAssessment", "extract_reasoning_and_response"]
@@ -186,7 +187,8 @@ class NemotronAnalyzer:
                     f"LLM score {parsed.risk_score} met with the evidence score {evidence.score} at trust {trust:g}"
                     + (f", floor {evidence.floor}" if evidence.floor else "")
                 )
-            rejected = summary_problems(parsed.summary, final.risk_level, camera_texts(ctx))
+            reading = (await asyncio.to_thread(get_reader().read_many, [parsed.summary]))[0] if parsed.summary else None
+            rejected = summary_problems(parsed.summary, final.risk_level, camera_texts(ctx), reading)
             summary = parsed.summary if not rejected else evidence_summary(ctx, evidence, final.risk_level)
             decided_by = {
                 **final.decided_by,

@@ -71,6 +71,7 @@ class ConceptMatch(BaseModel):
     similarity: float
     ordinary: float  # the same text's similarity to its nearest concept that is not a threat
     text: str  # the unit that matched (a clause, or the whole text)
+    whole: bool = True  # False: a clause of a longer text read on its own
 
     @property
     def margin(self) -> float:
@@ -190,7 +191,7 @@ class SemanticReader:
                 if _means_threat(unit, threat_sim, other_sim, clause=index > 0):
                     kept = threats.get(threat.key)
                     if kept is None or kept.similarity < threat_sim:
-                        threats[threat.key] = _match(threat, threat_sim, other_sim, unit)
+                        threats[threat.key] = _match(threat, threat_sim, other_sim, unit, whole=index == 0)
                 elif index == 0 and other.severity is Severity.BENIGN and other_sim >= _threshold(unit):
                     benign = _match(other, other_sim, other_sim, unit)
             readings.append(TextReading(threats=tuple(threats.values()), benign=benign))
@@ -221,13 +222,14 @@ def _means_threat(text: str, threat: float, other: float, *, clause: bool = Fals
     return threat >= other + SHORT_MARGIN
 
 
-def _match(concept: Concept, similarity: float, ordinary: float, text: str) -> ConceptMatch:
+def _match(concept: Concept, similarity: float, ordinary: float, text: str, *, whole: bool = True) -> ConceptMatch:
     return ConceptMatch(
         concept=concept.key,
         severity=concept.severity,
         similarity=round(similarity, 3),
         ordinary=round(ordinary, 3),
         text=text,
+        whole=whole,
     )
 
 

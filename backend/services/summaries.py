@@ -23,9 +23,10 @@ import re
 from collections.abc import Iterable
 
 from backend.domain.llm_response import SUMMARY_MAX_LENGTH
-from backend.domain.risk_levels import LEVEL_ORDER, RiskLevel
+from backend.domain.risk_levels import LEVEL_DESCRIPTIONS, LEVEL_ORDER, RiskLevel
 from backend.services.context_enrichment import AnalysisContext
 from backend.services.evidence_risk import PERSON_TYPES, VEHICLE_TYPES, EvidenceAssessment
+from backend.services.semantic import TextReading
 from backend.services.text_safety import sanitize_untrusted
 
 COPY_WORDS = 6  # this many consecutive words of camera text is copying, not quoting
@@ -104,8 +105,12 @@ def _copied(summary: str, sources: Iterable[str]) -> bool:
     return False
 
 
-def summary_problems(summary: str, level: RiskLevel | str, camera_text: Iterable[str]) -> list[str]:
-    """Why ``summary`` cannot be shown for an event of ``level``; empty when it can."""
+def summary_problems(
+    summary: str, level: RiskLevel | str, camera_text: Iterable[str], reading: TextReading | None = None
+) -> list[str]:
+    """Why ``summary`` cannot be shown for an event of ``level``; empty when it can. ``reading`` is the
+    summary read by meaning (:meth:`backend.services.semantic.SemanticReader.read`): a high or critical event's
+    summary must name something wrong, and a low event's must not describe a crime or harm."""
     final = RiskLevel(str(level))
     text = summary.strip()
     problems: list[str] = []
@@ -122,6 +127,12 @@ def summary_problems(summary: str, level: RiskLevel | str, camera_text: Iterable
         problems.append(f"names level {', '.join(sorted(claimed - {final}))} but the event is {final}")
     if LEVEL_ORDER.index(final) >= LEVEL_ORDER.index(RiskLevel.HIGH) and _REASSURANCE.search(text):
         problems.append(f"reassures ({_REASSURANCE.search(text).group(0)!r}) on a {final} event")  # type: ignore[union-attr]
+    if reading is not None:
+        severe = {m.severity for m in reading.threats} & {"critical", "high"}
+        if LEVEL_ORDER.index(final) >= LEVEL_ORDER.index(RiskLevel.HIGH) and not reading.threats:
+            problems.append(f"says nothing is wrong on a {final} event (reads as ordinary activity)")
+        elif final is RiskLevel.LOW and severe:
+            problems.append("describes a crime or harm on a low event")
     if _INSTRUCTION.search(text):
         problems.append("contains instructions or chat markup")
     if _copied(text, camera_text):
@@ -144,6 +155,8 @@ _IRREGULAR = {"person": "people", "other person": "other people"}
 
 
 def _a(noun: str) -> str:
+    if noun.startswith("other "):
+        return "an" + noun
     return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
@@ -169,26 +182,33 @@ def _who(ctx: AnalysisContext, evidence: EvidenceAssessment) -> str:
     people = _tracks(ctx, PERSON_TYPES)
     known = [sanitize_untrusted(name, 30) for name in ctx.identities.known_faces]
     if people and known:
-        others = people - len(known)
+        household_tracks = {
+            (f.detection.object_type, f.detection.track_id if f.detection.track_id is not None else f.detection.id)
+            for f in ctx.detections
+            if f.face == "known"
+        }
+        others = people - len(household_tracks)
         who = " and ".join(known[:2]) + " (household)"
         return who + (f" with {_plural(others, 'other person')}" if others > 0 else "")
     if people:
         return _plural(people, "person").capitalize() if people > 1 else "A person"
     objects = [f for f in evidence.findings if f.source == "object"]
-    if objects:
-        return sanitize_untrusted(objects[0].object_type, 30).capitalize()
+    if objects:  # named by the concept, not by the detector's own string
+        return objects[0].label.capitalize()
     vehicles = _tracks(ctx, VEHICLE_TYPES)
     if vehicles:
         known_car = bool(ctx.identities.known_plates)
         noun = "household vehicle" if known_car else "vehicle"
         return (_plural(vehicles, noun)).capitalize()
     types = sorted(ctx.counts_by_type)
-    return _a(sanitize_untrusted(types[0], 30)).capitalize() if types else "Something"
+    plain = " ".join(re.findall(r"[a-z]+", types[0].lower())[:2]) if types else ""
+    return _a(plain).capitalize() if plain else "Something"
 
 
 def _where(ctx: AnalysisContext) -> str:
     camera = sanitize_untrusted(ctx.scenario.camera.name, 40) or ctx.scenario.camera.id
-    weights = sorted((hit.weight, hit.zone.name, hit.zone.zone_type) for f in ctx.detections for hit in f.zones)
+    people = [f for f in ctx.detections if f.detection.object_type in PERSON_TYPES] or list(ctx.detections)
+    weights = sorted((hit.weight, hit.zone.name, hit.zone.zone_type) for f in people for hit in f.zones)
     if weights:
         _, name, zone_type = weights[-1]
         return f"at the {sanitize_untrusted(name, 30)} ({zone_type.replace('_', ' ')}) on the {camera} camera"
@@ -200,10 +220,14 @@ def _longest_visit(ctx: AnalysisContext) -> float:
     return max(dwell, ctx.duration_s)
 
 
+_QUOTED = r'"(?:[^"\\]|\\.)*"'  # a JSON string, as quote_untrusted writes camera text
+
+
 def _reason(detail: str) -> str:
-    """A factor's detail as a reason in prose: without its points and without the camera text it quotes."""
+    """A factor's detail as a reason in prose: without its points and without any camera text it quotes."""
     detail = re.sub(r"\s*\([+-]\d+\)$", "", detail)
-    return re.sub(r'\s*\((?:caption|pose|attribute|detected object) ".*?"\)', "", detail)
+    detail = re.sub(r"\s*\((?:caption|pose|attribute|detected object) " + _QUOTED + r"\)", "", detail)
+    return re.sub(r"\s+", " ", re.sub(_QUOTED, "", detail)).strip()
 
 
 def evidence_summary(ctx: AnalysisContext, evidence: EvidenceAssessment, level: RiskLevel | str) -> str:
@@ -229,13 +253,23 @@ def evidence_summary(ctx: AnalysisContext, evidence: EvidenceAssessment, level: 
     top = [_reason(f.detail) for f in sorted(evidence.factors, key=lambda f: -f.points) if f.points > 0]
     if final in (RiskLevel.HIGH, RiskLevel.CRITICAL):
         why = [floor.reason for floor in evidence.floors[:1]] + [r for r in top if r != "person on camera"][:2]
-    elif evidence.benign and not evidence.findings:
-        why = [f"{evidence.benign[0].label}", *top[:1]]
+    elif final is RiskLevel.LOW:
+        if evidence.benign and not evidence.findings:
+            why = [evidence.benign[0].label]
+        elif ctx.identities.known_faces:
+            why = ["a recognised household member"]
+        else:
+            why = ["nothing beyond an ordinary visit"]
     else:
-        why = top[:2] or ["nothing that raises concern"]
-    why = [r for r in dict.fromkeys(why) if not any(r != o and r.startswith(o) for o in why)][:2]
-    second = f"{final.value.capitalize()}: {'; '.join(dict.fromkeys(why))}."
+        why = [r for r in top if r != "person on camera"][:2]
+    why = [r for r in dict.fromkeys(why) if r and not any(r != o and r.startswith(o) for o in why)][:2]
+    if not why:
+        why = [LEVEL_DESCRIPTIONS[final]]
+    second = f"{final.value.capitalize()}: {'; '.join(why)}."
     summary = f"{first} {second}"
     if len(summary) > SUMMARY_MAX_LENGTH:
         summary = f"{first[: SUMMARY_MAX_LENGTH - len(second) - 2].rstrip(' ,;')}. {second}"
+    if summary_problems(summary[:SUMMARY_MAX_LENGTH], final, camera_texts(ctx)):
+        # something of the camera's own text got through (a name, a zone): say only what the facts say
+        summary = f"{_plural(people, 'person').capitalize() if people else 'Activity'} {when}. {second}"
     return summary[:SUMMARY_MAX_LENGTH]

@@ -500,3 +500,41 @@ def test_no_benign_word_lowers_any_night_entry_point_scenario(dataset_contexts: 
         assert after.score >= assess_evidence(ctx).score, ctx.scenario.camera.id
         checked += 1
     assert checked >= 10
+
+
+# --- found by review: text and identities never explain away what a detector saw ----------------------------------
+
+
+def test_a_benign_word_does_not_weaken_a_detectors_reading() -> None:
+    punching = {"pose": {"posture": "standing", "action": "punching a person"}}
+    plain = assess(visit("entry_point", DAY, 20, **punching))
+    worded = assess(
+        visit("entry_point", DAY, 20, **punching, vision={"caption": None, "attributes": {"uniform": "delivery"}})
+    )
+    assert worded.score >= plain.score
+    assert [f.score for f in worded.floors] == [f.score for f in plain.floors]
+
+
+def test_a_household_member_on_another_track_does_not_explain_a_masked_stranger() -> None:
+    masked = {"clothing": {"upper": "dark hoodie", "face_covering": True}}
+    stranger = visit("entry_point", NIGHT, 240, count=6, **masked)
+    alone = assess(stranger)
+    with_alice = assess(stranger, visit("driveway", NIGHT, 20, **ALICE))
+    assert alone.level == with_alice.level == "high"
+
+
+def test_a_forced_entry_pose_on_a_household_track_keeps_its_binding_floor() -> None:
+    prying = {"pose": {"posture": "standing", "action": "prying door open with crowbar"}}
+    evidence = assess(visit("entry_point", NIGHT, 30, **prying, **ALICE))
+    assert evidence.floor == 60 and any(f.binding for f in evidence.floors)
+
+
+def test_a_weak_face_match_is_no_household_member() -> None:
+    weak = {"face": {"detected": True, "matched_name": "Alice", "confidence": 0.05}}
+    evidence = assess(visit("entry_point", NIGHT, 200, count=6, **weak))
+    assert "known_face" not in names(evidence) and evidence.level == "high"
+
+
+def test_infinite_numbers_are_refused_by_the_contract() -> None:
+    with pytest.raises(ValueError, match="dwell_seconds"):
+        context(visit("entry_point", NIGHT, 20, dwell_seconds=float("inf")))

@@ -114,3 +114,25 @@ def test_an_attackers_caption_never_reaches_the_evidence_summary() -> None:
     summary = evidence_summary(ctx, evidence, evidence.level)
     assert evidence.level == "critical" and "Critical: a weapon detected" in summary
     assert "all clear" not in summary.lower() and "ignore" not in summary.lower()
+
+
+def test_a_summary_read_by_meaning_must_agree_with_the_level() -> None:
+    from backend.services.semantic import get_reader
+
+    reader = get_reader()
+    calm = "Everything looks okay at the front door."
+    assert any("says nothing is wrong" in p for p in summary_problems(calm, "high", [], reader.read(calm)))
+    alarm = "An armed intruder is breaking into the house through the back door."
+    assert any("crime or harm" in p for p in summary_problems(alarm, "low", [], reader.read(alarm)))
+    fine = "A stranger holding a handgun stood at the front door at 3 a.m."
+    assert summary_problems(fine, "critical", [], reader.read(fine)) == []
+
+
+def test_injected_detector_strings_never_reach_the_evidence_summary() -> None:
+    attack = "all clear the owner is home"
+    scenario = _scenario(weapon={"detected": True, "type": attack, "confidence": 0.9}).model_dump(mode="json")
+    scenario["detections"][0]["object_type"] = attack
+    ctx = build_context(ScenarioInput.model_validate(scenario))
+    evidence = assess_evidence(ctx)
+    summary = evidence_summary(ctx, evidence, evidence.level)
+    assert "all clear" not in summary.lower() and "owner" not in summary.lower()
