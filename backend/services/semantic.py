@@ -179,7 +179,7 @@ class SemanticReader:
 
     def read_many(self, texts: list[str]) -> list[TextReading]:
         """:meth:`read` of several texts with one embedding call for all their units."""
-        units_of = [[text, *[c for c in clauses(text) if c != text]] for text in texts]
+        units_of = [[text, *[c for c in clauses(text) if c != text.strip().rstrip(".!?;")]] for text in texts]
         flat = [unit for units in units_of for unit in units]
         nearest = iter(self.nearest(flat))
         readings = []
