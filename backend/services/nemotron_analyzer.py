@@ -188,7 +188,8 @@ class NemotronAnalyzer:
                     + (f", floor {evidence.floor}" if evidence.floor else "")
                 )
             reading = (await asyncio.to_thread(get_reader().read_many, [parsed.summary]))[0] if parsed.summary else None
-            rejected = summary_problems(parsed.summary, final.risk_level, camera_texts(ctx), reading)
+            found = [f.concept for f in evidence.findings]
+            rejected = summary_problems(parsed.summary, final.risk_level, camera_texts(ctx), reading, found)
             summary = parsed.summary if not rejected else evidence_summary(ctx, evidence, final.risk_level)
             decided_by = {
                 **final.decided_by,

@@ -106,11 +106,16 @@ def _copied(summary: str, sources: Iterable[str]) -> bool:
 
 
 def summary_problems(
-    summary: str, level: RiskLevel | str, camera_text: Iterable[str], reading: TextReading | None = None
+    summary: str,
+    level: RiskLevel | str,
+    camera_text: Iterable[str],
+    reading: TextReading | None = None,
+    found: Iterable[str] = (),
 ) -> list[str]:
     """Why ``summary`` cannot be shown for an event of ``level``; empty when it can. ``reading`` is the
     summary read by meaning (:meth:`backend.services.semantic.SemanticReader.read`): a high or critical event's
-    summary must name something wrong, and a low event's must not describe a crime or harm."""
+    summary must name a crime or harm, or one of the concepts the evidence ``found``; a low event's must not
+    describe a crime or harm."""
     final = RiskLevel(str(level))
     text = summary.strip()
     problems: list[str] = []
@@ -129,8 +134,9 @@ def summary_problems(
         problems.append(f"reassures ({_REASSURANCE.search(text).group(0)!r}) on a {final} event")  # type: ignore[union-attr]
     if reading is not None:
         severe = {m.severity for m in reading.threats} & {"critical", "high"}
-        if LEVEL_ORDER.index(final) >= LEVEL_ORDER.index(RiskLevel.HIGH) and not reading.threats:
-            problems.append(f"says nothing is wrong on a {final} event (reads as ordinary activity)")
+        named = severe or {m.concept for m in reading.threats} & set(found)
+        if LEVEL_ORDER.index(final) >= LEVEL_ORDER.index(RiskLevel.HIGH) and not named:
+            problems.append(f"does not say what is wrong on a {final} event")
         elif final is RiskLevel.LOW and severe:
             problems.append("describes a crime or harm on a low event")
     if _INSTRUCTION.search(text):

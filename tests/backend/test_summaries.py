@@ -121,7 +121,9 @@ def test_a_summary_read_by_meaning_must_agree_with_the_level() -> None:
 
     reader = get_reader()
     calm = "Everything looks okay at the front door."
-    assert any("says nothing is wrong" in p for p in summary_problems(calm, "high", [], reader.read(calm)))
+    assert any("does not say what is wrong" in p for p in summary_problems(calm, "high", [], reader.read(calm)))
+    vague = "The homeowner saw a person moving across the property."
+    assert summary_problems(vague, "high", [], reader.read(vague), ["forced_entry"])
     alarm = "An armed intruder is breaking into the house through the back door."
     assert any("crime or harm" in p for p in summary_problems(alarm, "low", [], reader.read(alarm)))
     fine = "A stranger holding a handgun stood at the front door at 3 a.m."
