@@ -43,7 +43,7 @@ from backend.services.prompt_variants import get_prompt_variant
 from backend.services.prompts import RenderedPrompt, estimate_tokens
 from backend.services.risk_parsing import RiskParseError, extract_reasoning_and_response, parse_risk_response
 from backend.services.semantic import get_reader
-from backend.services.summaries import camera_texts, evidence_summary, summary_problems
+from backend.services.summaries import camera_texts, evidence_numbers, evidence_summary, summary_problems
 
 __all__ = ["AnalysisFailedError", "NemotronAnalyzer", "RiskAssessment", "extract_reasoning_and_response"]
 
@@ -189,7 +189,10 @@ class NemotronAnalyzer:
                 )
             reading = (await asyncio.to_thread(get_reader().read_many, [parsed.summary]))[0] if parsed.summary else None
             found = [f.concept for f in evidence.findings]
-            rejected = summary_problems(parsed.summary, final.risk_level, camera_texts(ctx), reading, found)
+            numbers = evidence_numbers(ctx, final.risk_score)
+            rejected = summary_problems(
+                parsed.summary, final.risk_level, camera_texts(ctx), reading, found, numbers=numbers
+            )
             summary = parsed.summary if not rejected else evidence_summary(ctx, evidence, final.risk_level)
             decided_by = {
                 **final.decided_by,

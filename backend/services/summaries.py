@@ -30,6 +30,7 @@ from backend.services.semantic import TextReading
 from backend.services.text_safety import sanitize_untrusted
 
 COPY_WORDS = 6  # this many consecutive words of camera text is copying, not quoting
+REPEAT_WORDS = 4  # the same four words twice in one summary is a model looping
 MIN_WORDS = 4
 _LEVEL_SYNONYMS: dict[str, RiskLevel] = {
     "low": RiskLevel.LOW,
@@ -52,6 +53,7 @@ _LEVEL_CLAIM = re.compile(
 _BARE_LEVEL = re.compile(r"^\W*(?P<word>" + "|".join(_LEVEL_SYNONYMS) + r")\b", re.IGNORECASE)
 _REASSURANCE = re.compile(
     r"\b(all clear|no (?:threat|danger|risk|concern|cause for concern|suspicious)|nothing (?:suspicious|to worry)"
+    r"|not (?:a |an )?(?:serious |real |significant )?(?:threat|danger|risk|concern)|not (?:high|serious) enough"
     r"|(?:is|are|looks|appears|seems) (?:safe|fine|normal|harmless|benign)|owner is home|false alarm)\b",
     re.IGNORECASE,
 )
@@ -93,6 +95,34 @@ def camera_texts(ctx: AnalysisContext) -> list[str]:
     return [t for t in texts if t]
 
 
+def _repeats(text: str) -> bool:
+    """A run of REPEAT_WORDS words said twice: a small model looping, not a summary."""
+    words = _words(text)
+    grams = [tuple(words[i : i + REPEAT_WORDS]) for i in range(len(words) - REPEAT_WORDS + 1)]
+    return len(grams) != len(set(grams))
+
+
+def evidence_numbers(ctx: AnalysisContext, score: int) -> set[int]:
+    """The numbers a summary may state: counts of detections, objects and tracks, the duration in seconds and
+    minutes, the hours and minutes of the detections' local times, the final score."""
+    numbers = {len(ctx.detections), score, round(ctx.duration_s), round(ctx.duration_s / 60)}
+    numbers |= set(ctx.counts_by_type.values())
+    for f in ctx.detections:
+        local = f.detection.detected_at
+        numbers |= {local.hour, local.minute, local.hour % 12 or 12}
+        if f.detection.enrichment.dwell_seconds is not None:
+            numbers |= {round(f.detection.enrichment.dwell_seconds), round(f.detection.enrichment.dwell_seconds / 60)}
+    tracks = {
+        (f.detection.object_type, f.detection.track_id) for f in ctx.detections if f.detection.track_id is not None
+    }
+    numbers |= {len(tracks)} | {sum(1 for t in tracks if t[0] == kind) for kind in ctx.counts_by_type}
+    return numbers
+
+
+def _unsupported_numbers(text: str, numbers: set[int]) -> list[str]:
+    return [n for n in re.findall(r"(?<![\w.])\d+(?![\w.]*\d)", text) if int(n) not in numbers and int(n) > 1]
+
+
 def _copied(summary: str, sources: Iterable[str]) -> bool:
     words = _words(summary)
     grams = {tuple(words[i : i + COPY_WORDS]) for i in range(len(words) - COPY_WORDS + 1)}
@@ -111,11 +141,13 @@ def summary_problems(
     camera_text: Iterable[str],
     reading: TextReading | None = None,
     found: Iterable[str] = (),
+    numbers: set[int] | None = None,
 ) -> list[str]:
     """Why ``summary`` cannot be shown for an event of ``level``; empty when it can. ``reading`` is the
     summary read by meaning (:meth:`backend.services.semantic.SemanticReader.read`): a high or critical event's
     summary must name a crime or harm, or one of the concepts the evidence ``found``; a low event's must not
-    describe a crime or harm."""
+    describe a crime or harm. ``numbers``, when given, are the counts and times the evidence holds
+    (:func:`evidence_numbers`); any other number the summary states is made up."""
     final = RiskLevel(str(level))
     text = summary.strip()
     problems: list[str] = []
@@ -141,6 +173,10 @@ def summary_problems(
             problems.append("describes a crime or harm on a low event")
     if _INSTRUCTION.search(text):
         problems.append("contains instructions or chat markup")
+    if _repeats(text):
+        problems.append("repeats itself")
+    if numbers is not None and (unsupported := _unsupported_numbers(text, numbers)):
+        problems.append(f"states numbers the evidence does not hold ({', '.join(unsupported[:3])})")
     if _copied(text, camera_text):
         problems.append(f"copies {COPY_WORDS}+ words of camera text")
     if _PLACEHOLDER.search(text):

@@ -30,6 +30,8 @@ CAPTION = "A man in a dark hoodie crouches at the back door and works at the loc
         ("detections were 5,", "medium", "not complete sentences"),
         ("Person.", "low", "fewer than"),
         ("A" * 400 + ".", "low", "longer than"),
+        ("The risk is not a serious threat. The risk is not a serious threat at all.", "high", "repeats itself"),
+        ("A person came but it is not a serious threat to anyone.", "high", "reassures"),
     ],
 )
 def test_a_bad_summary_is_refused_with_the_reason(summary: str, level: str, problem: str) -> None:
@@ -48,6 +50,13 @@ def test_a_bad_summary_is_refused_with_the_reason(summary: str, level: str, prob
 )
 def test_a_good_summary_passes(summary: str, level: str) -> None:
     assert summary_problems(summary, level, [CAPTION]) == []
+
+
+def test_numbers_the_evidence_does_not_hold_are_made_up() -> None:
+    made_up = "The homeowner was found with 31 confirmed positive scenes near a vehicle."
+    assert any("31" in p for p in summary_problems(made_up, "low", [], numbers={3, 10, 4}))
+    held = "A person stood at the back door at 03:10 for 4 minutes."
+    assert summary_problems(held, "high", [], numbers={3, 10, 4}) == []
 
 
 def test_reassurance_is_fine_for_a_low_event() -> None:
