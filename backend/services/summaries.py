@@ -304,7 +304,9 @@ def evidence_summary(ctx: AnalysisContext, evidence: EvidenceAssessment, level: 
             why = ["nothing beyond an ordinary visit"]
     else:
         why = [r for r in top if r != "person on camera"][:2]
-    why = [r for r in dict.fromkeys(why) if r and not any(r != o and r.startswith(o) for o in why)][:2]
+    why = [r for r in dict.fromkeys(why) if r and not any(r != o and r.startswith(o) for o in why)]
+    said = [r for r in why if acts and r.startswith(acts[0])]
+    why = [r for r in why if r not in said][:2] or said[:1]  # the act is named once, above
     if not why:
         why = [LEVEL_DESCRIPTIONS[final]]
     second = f"{final.value.capitalize()}: {'; '.join(why)}."
