@@ -72,6 +72,12 @@ class DetectionFacts(_Facts):
     plate_known: bool | None
 
     @property
+    def object_key(self) -> tuple[str, int | str]:
+        """The object this detection belongs to: its type and track, or the detection itself when untracked."""
+        d = self.detection
+        return d.object_type, d.track_id if d.track_id is not None else d.id
+
+    @property
     def local_time(self) -> datetime:
         """The detection time in its own UTC offset (the camera's local time, per the contract)."""
         return self.detection.detected_at

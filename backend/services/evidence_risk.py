@@ -420,12 +420,6 @@ def _tracks(ctx: AnalysisContext, types: frozenset[str], *, merge_untracked: boo
     return [_Track(tuple(facts)) for facts in grouped.values()]
 
 
-def _track_key(f: DetectionFacts) -> tuple[str, int | str]:
-    """The object a detection belongs to: its type and track, or the detection itself when untracked."""
-    d = f.detection
-    return d.object_type, d.track_id if d.track_id is not None else d.id
-
-
 def _flag_confidence(confidence: float, facts: DetectionFacts) -> float:
     """A flag raised without a confidence (0.0, the contract's default) is as sure as its detection."""
     return confidence if confidence > 0 else facts.detection.confidence
@@ -447,7 +441,9 @@ class _Evidence:
     packages: bool
     has_zones: bool
     resident: bool  # a recognised household member explains the visit (see _household_explains)
-    resident_tracks: frozenset[tuple[str, int | str]]  # the tracks (see _track_key) of recognised household members
+    resident_tracks: frozenset[
+        tuple[str, int | str]
+    ]  # the tracks (DetectionFacts.object_key) of recognised household members
     household_vehicle: bool  # a household plate read
     unknown_face: bool
     carrying: bool  # a person carries something (an attribute, or a package object in the batch)
@@ -483,19 +479,21 @@ class _Evidence:
         return sum((not self.night, short, self.carrying)) >= 2
 
 
-def _household_explains(people: list[_Track], threats: list[_Read]) -> bool:
-    """A recognised household member is present and nobody else with them does anything a stranger would
-    be judged for: no threat reading on another person's track, no covered face among the others."""
-    household = {_track_key(f) for t in people for f in t.facts if f.face == "known"}
-    if not household:
+def _household_explains(
+    people: list[_Track], household: frozenset[tuple[str, int | str]], threats: list[_Read]
+) -> bool:
+    """A recognised household member (``household``: their tracks) is among ``people`` and nobody else with them
+    does anything a stranger would be judged for: no threat reading on another person's track, no covered face
+    among the others."""
+    if not any(t.facts[0].object_key in household for t in people):
         return False
-    others = [t for t in people if _track_key(t.facts[0]) not in household]
+    others = [t for t in people if t.facts[0].object_key not in household]
     covered = any(
         f.detection.enrichment.clothing and f.detection.enrichment.clothing.face_covering
         for t in others
         for f in t.facts
     )
-    return not covered and not any(_track_key(r.facts) not in household for r in threats if r.source != "object")
+    return not covered and not any(r.facts.object_key not in household for r in threats if r.source != "object")
 
 
 def _gather(ctx: AnalysisContext, reader: SemanticReader) -> _Evidence:
@@ -517,6 +515,7 @@ def _gather(ctx: AnalysisContext, reader: SemanticReader) -> _Evidence:
     vehicles = _tracks(ctx, VEHICLE_TYPES)
     carried = [e.vision.attributes.get("carrying") for e in person_enrich if e.vision]
     threats, benign = _read_texts(ctx, reader)
+    household = frozenset(f.object_key for f in ctx.detections if f.face == "known")
     # A faint detection's text is as faint as the detection: a pose model naming an action still counts.
     threats = [r for r in threats if r.source == "action" or r.facts.detection.confidence >= CREDIBLE_CONFIDENCE]
     return _Evidence(
@@ -525,8 +524,8 @@ def _gather(ctx: AnalysisContext, reader: SemanticReader) -> _Evidence:
         animals=any(f.detection.object_type in ANIMAL_TYPES or f.detection.enrichment.pet for f in ctx.detections),
         packages=any(f.detection.object_type in PACKAGE_TYPES for f in ctx.detections),
         has_zones=bool(ctx.scenario.zones),
-        resident=_household_explains(people, threats),
-        resident_tracks=frozenset(_track_key(f) for f in ctx.detections if f.face == "known"),
+        resident=_household_explains(people, household, threats),
+        resident_tracks=household,
         household_vehicle=bool(ctx.identities.known_plates),
         unknown_face=any(f.face == "unknown" for t in people for f in t.facts),
         carrying=any(_plain(c) not in _NO_VALUE for c in carried),
@@ -657,7 +656,7 @@ def _concept_rules(ev: _Evidence, tally: _Tally) -> list[_Read]:
         concept = read.concept
         if read.source in BINDING_CONCEPTS.get(concept.key, ()):  # a detector's hard fact: nothing explains it
             tally.require(BINDING_CONCEPT_FLOOR, concept.label, "detector", binding=True)
-        household = _track_key(read.facts) in ev.resident_tracks
+        household = read.facts.object_key in ev.resident_tracks
         detector = read.source in ("object", "action")
         if concept.key in RESIDENT_EXPLAINS and household:
             continue
@@ -667,7 +666,7 @@ def _concept_rules(ev: _Evidence, tally: _Tally) -> list[_Read]:
         clear = read.match.whole and read.match.similarity >= needed and read.match.margin >= TEXT_FLOOR_MARGIN
         if detector and read.source == "action" and concept.severity is Severity.CRITICAL:
             detector = read.match.similarity >= CRITICAL_READING_SIMILARITY
-        same_track = any(_track_key(b.facts) == _track_key(read.facts) for b in ev.benign)
+        same_track = any(b.facts.object_key == read.facts.object_key for b in ev.benign)
         contradicted = not detector and (household or (explained_day and same_track))
         firm = (detector or clear) and not contradicted
         boost = NIGHT_FACTOR if night and concept.severity is Severity.SUSPICIOUS else 1.0

@@ -212,24 +212,14 @@ def _minutes(seconds: float) -> str:
 
 
 def _tracks(ctx: AnalysisContext, types: frozenset[str]) -> int:
-    keys = {
-        (f.detection.object_type, f.detection.track_id if f.detection.track_id is not None else f.detection.id)
-        for f in ctx.detections
-        if f.detection.object_type in types
-    }
-    return len(keys)
+    return len({f.object_key for f in ctx.detections if f.detection.object_type in types})
 
 
 def _who(ctx: AnalysisContext, evidence: EvidenceAssessment) -> str:
     people = _tracks(ctx, PERSON_TYPES)
     known = [sanitize_untrusted(name, 30) for name in ctx.identities.known_faces]
     if people and known:
-        household_tracks = {
-            (f.detection.object_type, f.detection.track_id if f.detection.track_id is not None else f.detection.id)
-            for f in ctx.detections
-            if f.face == "known"
-        }
-        others = people - len(household_tracks)
+        others = people - len({f.object_key for f in ctx.detections if f.face == "known"})
         who = " and ".join(known[:2]) + " (household)"
         return who + (f" with {_plural(others, 'other person')}" if others > 0 else "")
     if people:
