@@ -155,7 +155,7 @@ class NemotronAnalyzer:
         trust (never below the floors) and check its summary. Raises AnalysisFailedError when the LLM gives no
         usable answer."""
         ctx = build_context(self._scope(scenario), cross_camera_minutes=self.settings.cross_camera_minutes)
-        evidence = await asyncio.to_thread(assess_evidence, ctx)  # CPU: sentence embeddings, ~10 ms
+        evidence = await asyncio.to_thread(assess_evidence, ctx)  # CPU (sentence embeddings): off the event loop
         try:
             prompt = await self._fit_prompt(ctx, evidence, template)
         except LLMError as exc:

