@@ -78,6 +78,21 @@ class BackendSettings(BaseSettings):
     baseline_weeks: int = Field(default=4, ge=1, le=52)
     cross_camera_minutes: float = Field(default=10.0, ge=0)
 
+    # the LLM client: a request fails on silence (no streamed token for this long), not on a fixed total
+    llm_idle_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # while the LLM is down, analyses wait for it: health probes back off from 1 s up to this cap
+    llm_health_backoff_max_seconds: float = Field(default=60.0, gt=0)
+
+    # Access (issue #9). API_KEY (or API_KEY_FILE, a file holding it): every route but /health and /metrics
+    # needs "Authorization: Bearer <key>"; the WebSocket takes the header or ?api_key=. Unset: open (LAN use).
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    # Origins allowed for CORS and for the WebSocket's Origin header (comma-separated or a JSON list);
+    # empty: no cross-origin browser access, and a WebSocket with an Origin header is refused.
+    allowed_origins: Annotated[list[str], NoDecode] = []
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)  # larger request bodies get 413
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -96,6 +111,33 @@ class BackendSettings(BaseSettings):
     @classmethod
     def _blank_trust_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    def resolved_api_key(self) -> str | None:
+        """API_KEY, else the stripped contents of API_KEY_FILE, else None (no key: open access).
+        Raises OSError when API_KEY_FILE is set but unreadable, ValueError when it is empty."""
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        if self.api_key_file is None:
+            return None
+        key = self.api_key_file.read_text(encoding="utf-8").strip()
+        if not key:
+            raise ValueError(f"API_KEY_FILE {self.api_key_file} is empty")
+        return key
 
     @field_validator("fast_path_object_types", mode="before")
     @classmethod
