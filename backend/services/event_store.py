@@ -1,9 +1,19 @@
 """Storing, listing and reviewing events: exactly one event per batch, even under concurrent deliveries.
 
-``save_event`` inserts with the unique ``batch_id`` (``INSERT ... ON CONFLICT DO NOTHING``); when the row is
-already there it loads it, and a ``not_assessed`` row is updated in place by a later ``assessed`` result
-(the retry path). A failed analysis (``not_assessed``) is given ``next_retry_at`` with exponential backoff
-until ``max_attempts`` is reached; ``events_to_retry`` hands due ones out, each to one caller only.
+``save_event`` takes a typed outcome, ``Assessed`` or ``NotAssessed``, and inserts with the unique ``batch_id``
+(``INSERT ... ON CONFLICT DO NOTHING``); when the row is already there it loads it, and a ``not_assessed`` row
+is updated in place by a later outcome (the retry path). What a failure does depends on its kind
+(``backend.domain.errors``):
+
+* retryable (the LLM or storage unavailable): the event stays ``not_assessed``, due again at once, and its
+  ``attempts`` are not used up: the dispatcher waits for the LLM to be healthy before it retries;
+* deterministic (answers unusable, prompt over budget, a refused request, a bug): ``attempts`` + 1 and
+  ``next_retry_at`` with exponential backoff; at ``max_attempts`` the event becomes ``failed`` (terminal, with
+  its reason in ``error``).
+
+``attempts`` counts the analyses that used up the budget: deterministic failures and the one that succeeded.
+``error`` is cleared when the event is assessed. ``events_to_retry`` hands due events out oldest first
+(by first detection), each to one caller only.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Insert, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,29 +31,10 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from backend.db.session import rows_affected
-from backend.domain.risk_levels import LEVEL_ORDER, MAX_SCORE, MIN_SCORE, RiskLevel, level_for_score
+from backend.domain.errors import is_retryable
+from backend.domain.risk_levels import MAX_SCORE, MIN_SCORE, RiskLevel, level_for_score
 from backend.models import Detection, Event, EventDetection, EventKind, EventStatus, table_of, utcnow
 
-ASSESSMENT_FIELDS = frozenset(
-    {
-        "status",
-        "risk_score",
-        "risk_level",
-        "summary",
-        "reasoning",
-        "risk_factors",
-        "recommended_action",
-        "template",
-        "decided_by",
-        "level_corrected",
-        "correction_note",
-        "llm_model",
-        "llm_latency_ms",
-        "error",
-        "started_at",
-        "ended_at",
-    }
-)
 MAX_ERROR_CHARS = 2000  # a stored error is cut to this length
 
 
@@ -77,34 +69,77 @@ def retry_delay(attempts: int, base_seconds: float) -> timedelta:
     return timedelta(seconds=base_seconds * 2 ** max(attempts - 1, 0))
 
 
-def _validated(assessment: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(assessment) - ASSESSMENT_FIELDS
-    if unknown:
-        raise ValueError(f"unknown assessment fields: {sorted(unknown)}")
-    values = dict(assessment)
-    if "error" in values:
-        values["error"] = values["error"][:MAX_ERROR_CHARS]
-    status = values.setdefault("status", EventStatus.ASSESSED)
-    if status not in (EventStatus.ASSESSED, EventStatus.NOT_ASSESSED):
-        raise ValueError(f"assessment status must be 'assessed' or 'not_assessed', not {status!r}")
-    if status == EventStatus.ASSESSED:
-        score, level = values.get("risk_score"), values.get("risk_level")
-        if isinstance(score, bool) or not isinstance(score, int) or not MIN_SCORE <= score <= MAX_SCORE:
-            raise ValueError(f"an assessed event needs risk_score {MIN_SCORE}-{MAX_SCORE}, got {score!r}")
-        if level not in LEVEL_ORDER:
-            raise ValueError(f"an assessed event needs risk_level in ({', '.join(LEVEL_ORDER)}), got {level!r}")
-        if level != level_for_score(score):
-            raise ValueError(f"risk_level {level!r} is not the band of risk_score {score} ({level_for_score(score)})")
-        values["risk_level"] = str(RiskLevel(level))  # stored as the plain name
-    return values
+class Assessed(BaseModel):
+    """A verdict to store: ``risk_score`` 0-100 and the ``risk_level`` of its band (``backend.domain.risk_levels``);
+    ``started_at``/``ended_at`` default to the first and last detection time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    risk_score: int = Field(ge=MIN_SCORE, le=MAX_SCORE, strict=True)
+    risk_level: RiskLevel
+    summary: str = ""
+    reasoning: str = ""
+    risk_factors: list[str] = Field(default_factory=list)
+    recommended_action: str = ""
+    template: str = ""
+    decided_by: dict[str, Any] = Field(default_factory=dict)
+    level_corrected: bool = False
+    correction_note: str = ""
+    llm_model: str = ""
+    llm_latency_ms: int | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _level_is_the_band(self) -> Assessed:
+        band = level_for_score(self.risk_score)
+        if self.risk_level != band:
+            raise ValueError(f"risk_level {self.risk_level!r} is not the band of risk_score {self.risk_score} ({band})")
+        return self
+
+    def columns(self) -> dict[str, Any]:
+        values = self.model_dump(exclude_none=True, exclude={"risk_level"})
+        return {**values, "risk_level": str(self.risk_level), "error": ""}
 
 
-def _retry_schedule(
-    status: str, attempts: int, now: datetime, base_seconds: float, max_attempts: int
-) -> datetime | None:
-    if status == EventStatus.ASSESSED or attempts >= max_attempts:
-        return None
-    return now + retry_delay(attempts, base_seconds)
+class NotAssessed(BaseModel):
+    """No verdict this time: ``error`` says why (cut to MAX_ERROR_CHARS); ``retryable`` is the failure kind's
+    (``backend.domain.errors.ServiceError.retryable``): True never uses up an attempt."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    error: str
+    retryable: bool
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @classmethod
+    def of(cls, exc: BaseException, **times: datetime | None) -> NotAssessed:
+        """The outcome of an exception, by its kind (``is_retryable``)."""
+        return cls(error=f"{type(exc).__name__}: {exc}", retryable=is_retryable(exc), **times)
+
+    def columns(self) -> dict[str, Any]:
+        values = self.model_dump(exclude_none=True, exclude={"retryable", "error"})
+        return {**values, "error": self.error[:MAX_ERROR_CHARS]}
+
+
+Outcome = Assessed | NotAssessed
+
+
+def _schedule(outcome: Outcome, attempts: int, now: datetime, base_seconds: float, max_attempts: int) -> dict[str, Any]:
+    """Status, attempts and next retry time after ``outcome``; ``attempts`` is the count before it."""
+    if isinstance(outcome, Assessed):
+        return {"status": EventStatus.ASSESSED, "attempts": attempts + 1, "next_retry_at": None}
+    if outcome.retryable:  # due at once; the dispatcher waits for the LLM's health before it retries
+        return {"status": EventStatus.NOT_ASSESSED, "attempts": attempts, "next_retry_at": now}
+    attempts += 1
+    if attempts >= max_attempts:
+        return {"status": EventStatus.FAILED, "attempts": attempts, "next_retry_at": None}
+    return {
+        "status": EventStatus.NOT_ASSESSED,
+        "attempts": attempts,
+        "next_retry_at": now + retry_delay(attempts, base_seconds),
+    }
 
 
 def _detection_window(session: Session, detection_pks: Sequence[int]) -> tuple[datetime | None, ...]:
@@ -132,24 +167,23 @@ def save_event(
     camera_id: str,
     kind: str,
     detection_pks: Sequence[int],
-    assessment: dict[str, Any],
+    outcome: Outcome,
     retry_base_seconds: float = 30.0,
     max_attempts: int = 5,
     now: datetime | None = None,
 ) -> Event:
-    """Stores the assessment of one batch (or fast-path detection) and commits; idempotent per ``batch_id``.
+    """Stores the outcome of one batch's (or fast-path detection's) analysis and commits; idempotent per
+    ``batch_id``.
 
-    ``assessment`` holds Event columns (``ASSESSMENT_FIELDS``); ``status`` defaults to ``assessed``, which
-    requires ``risk_score`` (0-100) and the ``risk_level`` of its band (``backend.domain.risk_levels``).
-    ``started_at``/``ended_at`` default to the first and last detection time. If the event exists: an ``assessed``
-    one is returned unchanged; a ``not_assessed`` one is updated in place (attempts + 1) by a new assessment.
-    Returns the stored row, never a second one.
+    If the event exists: an ``assessed`` or ``failed`` one is returned unchanged; a ``not_assessed`` one is
+    updated in place by the new outcome (see the module docstring for attempts and retry times). Returns the
+    stored row, never a second one.
 
     A unit of work on a synchronous Session: ``run_unit_of_work(sessions, save_event, ...)`` from async code.
     """
     if kind not in (EventKind.BATCH, EventKind.FAST_PATH):
         raise ValueError(f"event kind must be 'batch' or 'fast_path', not {kind!r}")
-    values = _validated(assessment)
+    values = outcome.columns()  # the status and the retry schedule come from _schedule
     now = now or utcnow()
     if "started_at" not in values or "ended_at" not in values:
         first, last = _detection_window(session, detection_pks)
@@ -157,18 +191,18 @@ def save_event(
         values.setdefault("ended_at", last)
 
     new_values = {
+        "error": "",
         **values,
+        **_schedule(outcome, 0, now, retry_base_seconds, max_attempts),
         "batch_id": batch_id,
         "camera_id": camera_id,
         "kind": kind,
-        "attempts": 1,
-        "next_retry_at": _retry_schedule(values["status"], 1, now, retry_base_seconds, max_attempts),
         "created_at": now,
         "updated_at": now,
     }
     event: Event | None = session.scalars(_insert_event(session.get_bind().dialect.name), new_values).one_or_none()
     if event is None:  # the batch has its event already
-        event_id = _update_unassessed(session, batch_id, values, now, retry_base_seconds, max_attempts)
+        event_id = _update_unassessed(session, batch_id, outcome, values, now, retry_base_seconds, max_attempts)
     else:
         event_id = event.id
     _link_detections(session, event_id, detection_pks)
@@ -182,6 +216,7 @@ def save_event(
 def _update_unassessed(
     session: Session,
     batch_id: str,
+    outcome: Outcome,
     values: dict[str, Any],
     now: datetime,
     retry_base_seconds: float,
@@ -189,14 +224,12 @@ def _update_unassessed(
 ) -> int:
     """The existing event's id, after replacing its content if it was not assessed yet (one writer wins)."""
     existing = session.execute(select(Event.id, Event.attempts).where(Event.batch_id == batch_id)).one()
-    attempts = existing.attempts + 1
     session.execute(
         update(Event)
-        .where(Event.id == existing.id, Event.status == EventStatus.NOT_ASSESSED)
+        .where(Event.id == existing.id, Event.status == EventStatus.NOT_ASSESSED, Event.attempts == existing.attempts)
         .values(
             **values,
-            attempts=attempts,
-            next_retry_at=_retry_schedule(values["status"], attempts, now, retry_base_seconds, max_attempts),
+            **_schedule(outcome, existing.attempts, now, retry_base_seconds, max_attempts),
             updated_at=now,
         )
         .execution_options(synchronize_session=False)
@@ -251,8 +284,11 @@ async def mark_reviewed(session: AsyncSession, event_id: int, notes: str | None 
     return event
 
 
-async def events_to_retry(session: AsyncSession, now: datetime, *, lease_seconds: float = 300.0) -> list[Event]:
-    """Not-assessed events whose retry time has come, each claimed for this caller only and committed.
+async def events_to_retry(
+    session: AsyncSession, now: datetime, *, lease_seconds: float = 300.0, limit: int = 100
+) -> list[Event]:
+    """Up to ``limit`` not-assessed events whose retry time has come, oldest first (by first detection), each
+    claimed for this caller only and committed.
 
     Claiming moves ``next_retry_at`` ``lease_seconds`` ahead: if the retry never saves a result, the event is
     handed out again then; a saved result sets the real next retry (or none).
@@ -261,8 +297,8 @@ async def events_to_retry(session: AsyncSession, now: datetime, *, lease_seconds
         await session.execute(
             select(Event.id, Event.next_retry_at)
             .where(Event.status == EventStatus.NOT_ASSESSED, Event.next_retry_at <= now)
-            .order_by(Event.next_retry_at)
-            .limit(100)
+            .order_by(Event.started_at, Event.id)
+            .limit(limit)
         )
     ).all()
     claimed: list[int] = []
@@ -280,7 +316,7 @@ async def events_to_retry(session: AsyncSession, now: datetime, *, lease_seconds
     await session.commit()
     if not claimed:
         return []
-    events = await session.scalars(select(Event).where(Event.id.in_(claimed)).order_by(Event.id))
+    events = await session.scalars(select(Event).where(Event.id.in_(claimed)).order_by(Event.started_at, Event.id))
     return list(events.all())
 
 

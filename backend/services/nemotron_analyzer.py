@@ -7,8 +7,10 @@ whatever form the server enforces), parse and validate the answer, and store the
 batch. :meth:`NemotronAnalyzer.assess` is the part without the database: the evaluation runs it on
 scenario files, so it measures the very code production runs.
 
-When the LLM is down or its answer stays unusable, the Event is stored ``not_assessed`` with the
-reason, never with a made-up score; the dispatcher retries it later and the same row becomes assessed.
+Failures are raised as the backend's kinds (``backend.domain.errors``), never turned into a made-up score:
+``LLMUnavailableError`` (retryable), ``LLMAnswerUnusableError`` and ``LLMRequestError`` (not). The
+dispatcher stores the event ``not_assessed`` with the reason and retries it by its kind; the same row
+becomes assessed later.
 """
 
 from __future__ import annotations
@@ -28,16 +30,17 @@ from sqlalchemy.orm import Session
 
 from backend.config.settings import BackendSettings, get_settings
 from backend.db.session import run_unit_of_work
+from backend.domain.errors import LLMAnswerUnusableError
 from backend.domain.llm_response import RISK_ANALYSIS_JSON_SCHEMA
 from backend.domain.scenario import Enrichment, ScenarioInput
 from backend.models import Event, EventKind, EventStatus
 from backend.services import metrics
 from backend.services.context_enrichment import AnalysisContext, build_context
 from backend.services.detection_rows import detector_id
-from backend.services.event_store import fast_path_key, save_event
+from backend.services.event_store import Assessed, fast_path_key, save_event
 from backend.services.evidence_risk import EvidenceAssessment, assess_evidence, combine
 from backend.services.history import load_batch_scenario
-from backend.services.llm_client import LLMClient, LLMError
+from backend.services.llm_client import LLMClient
 from backend.services.model_trust import TrustStore, resolve_trust
 from backend.services.prompt_variants import get_prompt_variant
 from backend.services.prompts import RenderedPrompt, estimate_tokens
@@ -45,17 +48,13 @@ from backend.services.risk_parsing import RiskParseError, extract_reasoning_and_
 from backend.services.semantic import get_reader
 from backend.services.summaries import camera_texts, evidence_numbers, evidence_summary, summary_problems
 
-__all__ = ["AnalysisFailedError", "NemotronAnalyzer", "RiskAssessment", "extract_reasoning_and_response"]
+__all__ = ["NemotronAnalyzer", "RiskAssessment", "extract_reasoning_and_response"]
 
 log = logging.getLogger(__name__)
 PARSE_ATTEMPTS = 2  # a fresh sample when the first answer is unusable
 _ASSESSED_EVENT_ID = select(Event.id).where(
     Event.batch_id == bindparam("batch_id"), Event.status == EventStatus.ASSESSED
 )
-
-
-class AnalysisFailedError(Exception):
-    """No usable assessment: the LLM is unreachable or its answers could not be parsed."""
 
 
 class RiskAssessment(BaseModel):
@@ -81,11 +80,12 @@ class RiskAssessment(BaseModel):
     prompt_tokens: int | None = None
     cached_tokens: int | None = None
 
-    def event_fields(self) -> dict[str, Any]:
+    def outcome(self, **times: Any) -> Assessed:
+        """The verdict as the event store takes it (``started_at``/``ended_at`` may be given)."""
         fields = self.model_dump(
             exclude={"prompt_tokens", "cached_tokens", "llm_score", "evidence_score", "evidence_floor"}
         )
-        return {**fields, "status": EventStatus.ASSESSED}
+        return Assessed(**fields, **times)
 
 
 class NemotronAnalyzer:
@@ -106,8 +106,7 @@ class NemotronAnalyzer:
         self.use_enriched_context = use_enriched_context
         self.use_enrichment_pipeline = use_enrichment_pipeline
         self.sessions = session_factory
-        key = self.settings.llm_api_key
-        self.llm = llm_client or LLMClient(self.settings.llm_url, api_key=key.get_secret_value() if key else None)
+        self.llm = llm_client or LLMClient.from_settings(self.settings)
         reasoning = self.settings.use_reasoning if reasoning is None else reasoning
         self.prompt_variant = get_prompt_variant("cot" if reasoning and prompt_variant == "current" else prompt_variant)
         self._flights: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -152,14 +151,11 @@ class NemotronAnalyzer:
 
     async def assess(self, scenario: ScenarioInput, *, template: str | None = None) -> RiskAssessment:
         """Prompt the LLM about one batch, validate its answer, meet its score with the evidence by the model's
-        trust (never below the floors) and check its summary. Raises AnalysisFailedError when the LLM gives no
-        usable answer."""
+        trust (never below the floors) and check its summary. Raises LLMUnavailableError (retryable),
+        LLMRequestError, PromptOverBudgetError or LLMAnswerUnusableError (after PARSE_ATTEMPTS samples)."""
         ctx = build_context(self._scope(scenario), cross_camera_minutes=self.settings.cross_camera_minutes)
         evidence = await asyncio.to_thread(assess_evidence, ctx)  # CPU (sentence embeddings): off the event loop
-        try:
-            prompt = await self._fit_prompt(ctx, evidence, template)
-        except LLMError as exc:
-            raise AnalysisFailedError(f"LLM unavailable: {exc}") from exc
+        prompt = await self._fit_prompt(ctx, evidence, template)
         problems: list[str] = []
         for attempt in range(1, PARSE_ATTEMPTS + 1):
             started = time.perf_counter()
@@ -167,8 +163,6 @@ class NemotronAnalyzer:
                 reply = await self.llm.complete(
                     system=prompt.system, user=prompt.user, chatml=prompt.chatml, schema=RISK_ANALYSIS_JSON_SCHEMA
                 )
-            except LLMError as exc:
-                raise AnalysisFailedError(f"LLM unavailable: {exc}") from exc
             finally:
                 metrics.LLM_LATENCY.observe(time.perf_counter() - started)
             try:
@@ -226,7 +220,7 @@ class NemotronAnalyzer:
                 prompt_tokens=reply.prompt_tokens,
                 cached_tokens=reply.cached_tokens,
             )
-        raise AnalysisFailedError("unusable LLM answers: " + "; ".join(problems))
+        raise LLMAnswerUnusableError("unusable LLM answers: " + "; ".join(problems))
 
     # --- the production path: database in, stored Event out ---------------------------------------------
 
@@ -288,14 +282,10 @@ class NemotronAnalyzer:
             loaded = await run_unit_of_work(self._sessions(), self._load, key, camera_id, detection_pks)
             if isinstance(loaded, Event):
                 return loaded
-            values: dict[str, Any] = {
-                "started_at": loaded.detections[0].detected_at,
-                "ended_at": loaded.detections[-1].detected_at,
-            }
-            try:
-                values |= (await self.assess(loaded)).event_fields()
-            except AnalysisFailedError as exc:
-                values |= {"status": EventStatus.NOT_ASSESSED, "error": str(exc)}
+            verdict = await self.assess(loaded)  # a failure propagates, by its kind, to the dispatcher
+            outcome = verdict.outcome(
+                started_at=loaded.detections[0].detected_at, ended_at=loaded.detections[-1].detected_at
+            )
             return await run_unit_of_work(
                 self._sessions(),
                 save_event,
@@ -303,7 +293,7 @@ class NemotronAnalyzer:
                 camera_id=camera_id,
                 kind=kind,
                 detection_pks=detection_pks,
-                assessment=values,
+                outcome=outcome,
                 retry_base_seconds=self.settings.retry_interval_seconds,
                 max_attempts=self.settings.retry_max_attempts,
             )

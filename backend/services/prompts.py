@@ -28,6 +28,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+from backend.domain.errors import PromptOverBudgetError
 from backend.domain.llm_response import (
     REASONING_MAX_LENGTH,
     RECOMMENDED_ACTION_MAX_LENGTH,
@@ -234,8 +235,8 @@ class RenderedPrompt(BaseModel):
     detections_total: int
 
 
-class PromptBudgetError(ValueError):
-    """Even with every detection summarized, the prompt exceeds the token budget."""
+class PromptBudgetError(PromptOverBudgetError):
+    """Even with every detection summarized, the prompt exceeds the token budget (deterministic: no retry)."""
 
 
 def select_template(ctx: AnalysisContext) -> TemplateKey:

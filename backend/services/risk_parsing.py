@@ -15,8 +15,9 @@ import math
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from backend.domain.errors import LLMAnswerUnusableError
 from backend.domain.llm_response import (
     REASONING_MAX_LENGTH,
     RECOMMENDED_ACTION_MAX_LENGTH,
@@ -28,13 +29,15 @@ from backend.domain.llm_response import (
 from backend.domain.risk_levels import LEVEL_ORDER, MAX_SCORE, MIN_SCORE, RiskLevel, level_for_score
 
 MAX_CANDIDATES = 64  # "{" positions tried by extract_json_object
+VERDICT_KEYS = frozenset({"risk_score", "risk_level"})  # an object with neither is not a verdict
 _THINK_BLOCK = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
 _THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class RiskParseError(ValueError):
-    """The model output holds no valid risk assessment."""
+class RiskParseError(LLMAnswerUnusableError):
+    """The model output holds no valid risk assessment (the only exception ``parse_risk_response`` raises)."""
 
 
 class ParsedRisk(BaseModel):
@@ -142,13 +145,16 @@ def _lenient_loads(candidate: str) -> Any:
         return None
 
 
-def extract_json_object(text: str) -> dict[str, Any]:
-    """The first complete top-level JSON object in ``text`` (prose, code fences and all around it).
+def extract_json_object(text: str, required: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The first complete top-level JSON object in ``text`` (prose, code fences and all around it) holding at
+    least one of ``required`` (any object when empty).
 
     Each ``{`` is tried in turn, strictly first, then with trailing commas dropped; a candidate that is no
-    JSON object is skipped, so ``{braces}`` in prose do not hide the real object after them. At most
-    MAX_CANDIDATES openings are tried, which bounds the work on degenerate output (``{{{{...``).
+    JSON object, or one without any ``required`` key (``Detections seen: {"person": 1}`` before the verdict),
+    is skipped, so braces in prose do not hide the real object after them. At most MAX_CANDIDATES openings
+    are tried, which bounds the work on degenerate output (``{{{{...``).
     """
+    skipped = 0
     decoder = json.JSONDecoder(strict=False)  # strict=False: raw line breaks inside strings are accepted
     unclosed_at: int | None = None
     for match in itertools.islice(re.finditer(r"\{", text), MAX_CANDIDATES):
@@ -162,10 +168,19 @@ def extract_json_object(text: str) -> dict[str, Any]:
                 continue
             value = _lenient_loads(text[start:end])
         if isinstance(value, dict):
-            return value
+            if not required or required & value.keys():
+                return value
+            skipped += 1
     if unclosed_at is not None:
         raise RiskParseError(f"no complete JSON object: '{{' at offset {unclosed_at} is never closed (truncated?)")
+    if skipped:
+        raise RiskParseError(f"no JSON object with {' or '.join(sorted(required))} ({skipped} other objects)")
     raise RiskParseError(f"no JSON object in the model output ({len(text)} chars)")
+
+
+def _without_surrogates(text: str) -> str:
+    """``text`` with lone surrogates (invalid Unicode, e.g. from a JSON ``\\ud83d`` escape) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _score(value: Any) -> int:
@@ -186,7 +201,7 @@ def _score(value: Any) -> int:
 
 def _text(value: Any, max_len: int) -> str:
     """Free text from the model, capped to the schema's length with a visible ellipsis."""
-    text = "" if value is None else str(value).strip()
+    text = "" if value is None else _without_surrogates(str(value)).strip()
     return text if len(text) <= max_len else text[: max_len - 1].rstrip() + "…"
 
 
@@ -219,9 +234,26 @@ def _normalised(data: dict[str, Any]) -> LLMRiskResponse:
 
 
 def parse_risk_response(raw_output: str) -> ParsedRisk:
-    """Reasoning + the validated, band-consistent assessment in ``raw_output``; RiskParseError if there is none."""
+    """Reasoning + the validated, band-consistent assessment in ``raw_output``; RiskParseError if there is none.
+
+    RiskParseError is the only exception it raises, whatever the string (a property test holds it to that):
+    text that is no valid Unicode (a lone surrogate from a ``\\ud83d`` escape) or that the schema model
+    refuses is an unusable answer like any other.
+    """
+    try:
+        return _parse(raw_output)
+    except ValidationError as exc:
+        errors = exc.errors()
+        where = ".".join(str(part) for part in errors[0]["loc"]) if errors else ""
+        message = errors[0]["msg"] if errors else "invalid"
+        raise RiskParseError(f"{where or 'answer'}: {message}") from None
+    except (RecursionError, UnicodeError) as exc:
+        raise RiskParseError(f"unreadable model output: {type(exc).__name__}") from None
+
+
+def _parse(raw_output: str) -> ParsedRisk:
     think, response = extract_reasoning_and_response(raw_output)
-    data = extract_json_object(response)
+    data = extract_json_object(response, VERDICT_KEYS)
     answer = _normalised(data)
     raw_level = data.get("risk_level")
     band = level_for_score(answer.risk_score)

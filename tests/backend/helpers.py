@@ -18,7 +18,7 @@ from backend.db.session import run_unit_of_work
 from backend.domain.scenario import DetectionIn
 from backend.models import Camera, Detection, Event, table_of, utcnow
 from backend.services.detection_rows import detection_row, detector_id
-from backend.services.event_store import fast_path_key, save_event
+from backend.services.event_store import Assessed, fast_path_key, save_event
 
 
 def detection(
@@ -79,12 +79,21 @@ class FakeClock:
 
 
 class StubAnalyzer:
-    """The analyzer's interface with a fixed assessment; ``failures`` calls raise first."""
+    """The analyzer's interface with a fixed assessment; the first ``failures`` calls raise ``error`` (an
+    injected fault: a ConnectionError stands for a bug, an LLMUnavailableError for an outage)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, failures: int = 0, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        failures: int = 0,
+        delay: float = 0.0,
+        error: Exception | None = None,
+    ) -> None:
         self.sessions = sessions
         self.failures = failures
         self.delay = delay
+        self.error = error or ConnectionError("LLM server unreachable")
         self.batch_calls: list[tuple[str, str, list[int]]] = []
         self.fast_calls: list[tuple[str, int]] = []
 
@@ -93,7 +102,7 @@ class StubAnalyzer:
             await asyncio.sleep(self.delay)
         if self.failures > 0:
             self.failures -= 1
-            raise ConnectionError("LLM server unreachable")
+            raise self.error
 
     async def analyze_batch(self, batch_id: str, camera_id: str, detection_ids: list[int]) -> Event:
         self.batch_calls.append((batch_id, camera_id, list(detection_ids)))
@@ -105,7 +114,7 @@ class StubAnalyzer:
             camera_id=camera_id,
             kind="batch",
             detection_pks=detection_ids,
-            assessment={"risk_score": 20, "risk_level": "low", "summary": "stub batch", "template": "stub"},
+            outcome=Assessed(risk_score=20, risk_level="low", summary="stub batch", template="stub"),
         )
 
     async def analyze_detection_fast_path(self, camera_id: str, detection_id: int) -> Event:
@@ -120,5 +129,5 @@ class StubAnalyzer:
             camera_id=camera_id,
             kind="fast_path",
             detection_pks=[detection_id],
-            assessment={"risk_score": 90, "risk_level": "critical", "summary": "stub fast path"},
+            outcome=Assessed(risk_score=90, risk_level="critical", summary="stub fast path"),
         )

@@ -15,6 +15,7 @@ from backend.config.settings import BackendSettings
 from backend.domain.risk_levels import level_for_score
 from backend.domain.scenario import ScenarioInput
 from backend.models import Event, EventDetection
+from backend.services.analysis_dispatch import AnalysisDispatcher, LLMHealthGate
 from backend.services.context_enrichment import build_context
 from backend.services.llm_client import CircuitBreaker, LLMClient
 from backend.services.nemotron_analyzer import NemotronAnalyzer
@@ -121,25 +122,38 @@ async def test_batch_analysed_twice_and_concurrently_gives_one_event(
 
 
 @both_setups
-async def test_llm_down_gives_not_assessed_then_a_retry_completes_the_same_event(
-    llm_url: str, backend_settings: BackendSettings, sessions: async_sessionmaker[AsyncSession]
+async def test_an_llm_outage_uses_up_nothing_and_the_event_is_assessed_when_it_returns(
+    backend_settings: BackendSettings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
+    """The LLM is down (nothing listens on its port), then a real server starts there: the event waits with no
+    attempt spent, the health gate holds retries back, and the same event is assessed, its error cleared."""
     pks = await stored_batch(sessions)
-    dead = LLMClient(f"http://127.0.0.1:{free_port()}", max_retries=1, backoff=0.01, breaker=CircuitBreaker())
-    down = await NemotronAnalyzer(session_factory=sessions, settings=backend_settings, llm_client=dead).analyze_batch(
-        "b2", "front_door", pks
+    port = free_port()
+    client = LLMClient(f"http://127.0.0.1:{port}", max_retries=1, backoff=0.01, breaker=CircuitBreaker())
+    analyzer = NemotronAnalyzer(session_factory=sessions, settings=backend_settings, llm_client=client)
+    published: list[Event] = []
+
+    async def publish(event: Event) -> None:
+        published.append(event)
+
+    dispatcher = AnalysisDispatcher(
+        analyzer, sessions, publish, max_attempts=2, health=LLMHealthGate(client.healthy, max_delay=0.2)
     )
-    assert down.status == "not_assessed"
-    assert down.risk_score is None
-    assert down.risk_level is None
-    assert "LLM unavailable" in down.error
-    up = await NemotronAnalyzer(
-        session_factory=sessions, settings=backend_settings, llm_client=LLMClient(llm_url)
-    ).analyze_batch("b2", "front_door", pks)
-    assert up.id == down.id
-    assert up.status == "assessed"
-    assert up.attempts == 2
+    down = await dispatcher.on_batch_closed("b2", "front_door", pks)
+    assert down is not None
+    assert (down.status, down.attempts, down.risk_score, down.risk_level) == ("not_assessed", 0, None, None)
+    assert "LLMUnavailableError" in down.error
+    assert not dispatcher.health.healthy
+    for _ in range(5):  # far more waits than max_attempts: none is spent, nothing is sent to a dead server
+        await asyncio.sleep(0.25)
+        assert await dispatcher.retry_due() == 0
+    with ServerProcess("--ctx-size", "4096", port=port):
+        await asyncio.sleep(0.25)  # past the capped probe delay
+        assert await dispatcher.retry_due() == 1
+    [up] = [e for e in published if e.status == "assessed"]
+    assert (up.id, up.attempts, up.error) == (down.id, 1, "")
     assert await count_events(sessions, "b2") == 1
+    await client.aclose()
 
 
 @both_setups

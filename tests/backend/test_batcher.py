@@ -14,9 +14,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.api.schemas.events import event_message
+from backend.domain.errors import LLMAnswerUnusableError, LLMUnavailableError
 from backend.domain.scenario import DetectionIn
 from backend.models import Batch, Detection, Event
-from backend.services.analysis_dispatch import AnalysisDispatcher
+from backend.services.analysis_dispatch import AnalysisDispatcher, LLMHealthGate
 from backend.services.batch_state import BatchRules, BatchState, MemoryBatchState, RedisBatchState
 from backend.services.batcher import Batcher
 from backend.services.ingest import FastPathRule, IngestResult, ingest_detections
@@ -349,3 +350,67 @@ async def test_one_request_places_every_camera_in_one_step(harness: Harness) -> 
     assert await state.pop_due(t0 + 1 + RULES.idle_seconds) == [("driveway", "b3")]
     with pytest.raises(ValueError, match="at least one"):
         await state.place({"front_door": 0}, ids.__next__, t0 + 2)
+
+
+async def test_an_llm_outage_holds_retries_until_the_health_probe_passes_then_drains_oldest_first(
+    harness: Harness,
+) -> None:
+    h = harness
+    healthy = False
+    probes: list[bool] = []
+
+    async def probe() -> bool:
+        probes.append(healthy)
+        return healthy
+
+    h.dispatcher.health = LLMHealthGate(probe, max_delay=30.0, clock=lambda: h.clock.now.timestamp())
+    h.analyzer.error = LLMUnavailableError("LLM request /completion failed after 4 tries: ConnectError")
+    h.analyzer.failures = 2
+    for camera_id in ("front_door", "driveway"):
+        await h.ingest(h.det(), camera_id=camera_id)
+        h.clock.advance(5)
+    h.clock.advance(30)
+    await h.batcher.flush_due()
+    await h.batcher.drain()
+    events = await h.events()
+    assert [(e.status, e.attempts) for e in events] == [("not_assessed", 0), ("not_assessed", 0)]
+    assert all("LLMUnavailableError" in e.error for e in events)
+    for _ in range(10):  # any number of passes while the LLM is down spends nothing
+        assert await h.dispatcher.retry_due(h.clock.advance(60)) == 0
+    assert probes and not any(probes)
+    healthy = True
+    h.analyzer.batch_calls.clear()
+    assert await h.dispatcher.retry_due(h.clock.advance(1)) == 2
+    assert [camera for _, camera, _ in h.analyzer.batch_calls] == ["front_door", "driveway"]  # oldest first
+    assert [(e.status, e.attempts, e.error) for e in await h.events()] == [("assessed", 1, "")] * 2
+
+
+async def test_a_deterministic_failure_ends_failed_and_is_announced_with_its_reason(harness: Harness) -> None:
+    h = harness
+    h.analyzer.error = LLMAnswerUnusableError("unusable LLM answers: attempt 1: no JSON object")
+    h.analyzer.failures = 5
+    await h.ingest(h.det())
+    h.clock.advance(30)
+    await h.batcher.flush_due()
+    await h.batcher.drain()
+    for _ in range(4):
+        await h.dispatcher.retry_due(h.clock.advance(10_000))
+    [event] = await h.events()
+    assert (event.status, event.attempts, event.next_retry_at) == ("failed", 5, None)
+    assert "no JSON object" in event.error
+    assert h.published[-1]["event"]["status"] == "failed"
+    assert await h.dispatcher.retry_due(h.clock.advance(10_000)) == 0
+
+
+async def test_a_batch_queued_past_its_lease_is_analyzed_and_announced_once(harness: Harness) -> None:
+    h = harness
+    h.analyzer.delay = 0.3
+    await h.ingest(h.det())
+    h.clock.advance(30)
+    await h.batcher.flush_due()
+    await asyncio.sleep(0.05)  # the delivery holds its slot
+    h.clock.advance(LEASE + 1)  # its lease runs out while it is still in this process
+    assert await h.dispatcher.retry_due() == 0  # not claimed again: it is queued here
+    await h.batcher.drain()
+    assert len(h.analyzer.batch_calls) == 1
+    assert len(h.published) == 1

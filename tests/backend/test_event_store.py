@@ -14,6 +14,9 @@ from backend.db.session import run_unit_of_work
 from backend.domain.risk_levels import LEVEL_ORDER, RiskLevel, band_for_level
 from backend.models import Event, EventDetection
 from backend.services.event_store import (
+    Assessed,
+    NotAssessed,
+    Outcome,
     event_detection_pks,
     events_to_retry,
     list_events,
@@ -30,7 +33,8 @@ ASSESSED: dict[str, Any] = {
     "summary": "someone at the back door",
     "risk_factors": ["night"],
 }
-FAILED: dict[str, Any] = {"status": "not_assessed", "error": "ConnectionError: LLM down"}
+FAILED: dict[str, Any] = {"status": "not_assessed", "error": "LLMAnswerUnusableError: no JSON", "retryable": False}
+UNAVAILABLE: dict[str, Any] = {"status": "not_assessed", "error": "LLMUnavailableError: refused", "retryable": True}
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -43,9 +47,16 @@ async def _setup(sessions: Sessions, camera_id: str = "front_door", n: int = 3) 
         )
 
 
+def _outcome(assessment: dict[str, Any]) -> Outcome:
+    if assessment.get("status") == "not_assessed":
+        return NotAssessed(error=assessment["error"], retryable=assessment["retryable"])
+    return Assessed(**assessment)
+
+
 async def _save(
     sessions: Sessions, pks: list[int], assessment: dict[str, Any], batch_id: str = "b1", **options: Any
 ) -> Event:
+    outcome = _outcome(assessment)
     return await run_unit_of_work(
         sessions,
         save_event,
@@ -53,7 +64,7 @@ async def _save(
         camera_id="front_door",
         kind="batch",
         detection_pks=pks,
-        assessment=assessment,
+        outcome=outcome,
         **options,
     )
 
@@ -96,7 +107,7 @@ async def test_not_assessed_event_is_updated_in_place_by_retry(sessions: Session
     pks = await _setup(sessions)
     failed = await _save(sessions, pks, FAILED)
     assert (failed.status, failed.risk_level, failed.attempts) == ("not_assessed", None, 1)
-    assert failed.error.startswith("ConnectionError")
+    assert failed.error.startswith("LLMAnswerUnusableError")
     assert failed.next_retry_at is not None
     retried = await _save(sessions, pks, ASSESSED)
     assert retried.id == failed.id
@@ -106,7 +117,35 @@ async def test_not_assessed_event_is_updated_in_place_by_retry(sessions: Session
         2,
         None,
     )
+    assert retried.error == ""  # the earlier failure's text is cleared
     assert await _count(sessions, Event) == 1
+
+
+async def test_retryable_failures_never_use_up_an_event(sessions: Sessions) -> None:
+    """An LLM outage of any length: the event stays due (at once) with no attempt spent, then is assessed."""
+    pks = await _setup(sessions)
+    now = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    for _ in range(20):  # far more than max_attempts
+        event = await _save(sessions, pks, UNAVAILABLE, max_attempts=3, now=now)
+        assert (event.status, event.attempts, event.next_retry_at) == ("not_assessed", 0, now)
+    assert event.error.startswith("LLMUnavailableError")
+    assessed = await _save(sessions, pks, ASSESSED, max_attempts=3, now=now)
+    assert (assessed.status, assessed.attempts, assessed.error) == ("assessed", 1, "")
+
+
+async def test_deterministic_failures_end_failed_with_the_reason(sessions: Sessions) -> None:
+    pks = await _setup(sessions)
+    now = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    for attempt in (1, 2):
+        event = await _save(sessions, pks, FAILED, max_attempts=3, now=now)
+        assert (event.status, event.attempts) == ("not_assessed", attempt)
+    event = await _save(sessions, pks, FAILED, max_attempts=3, now=now)
+    assert (event.status, event.attempts, event.next_retry_at) == ("failed", 3, None)
+    assert "no JSON" in event.error
+    again = await _save(sessions, pks, ASSESSED, max_attempts=3, now=now)  # terminal: a late result changes nothing
+    assert (again.status, again.risk_score) == ("failed", None)
+    async with sessions() as session:
+        assert await events_to_retry(session, now + timedelta(days=1)) == []
 
 
 async def test_concurrent_failure_and_success_end_assessed(sessions: Sessions) -> None:
@@ -126,11 +165,11 @@ async def test_concurrent_failure_and_success_end_assessed(sessions: Sessions) -
     [
         ({"risk_score": 50}, "risk_level"),
         ({"risk_score": 101, "risk_level": "high"}, "risk_score"),
-        ({"risk_score": 10, "risk_level": "low", "colour": "red"}, "unknown assessment fields"),
+        ({"risk_score": 10, "risk_level": "low", "colour": "red"}, "colour"),
         ({"status": "maybe"}, "status"),
-        ({"risk_score": -1, "risk_level": "low"}, "risk_score 0-100"),
+        ({"risk_score": -1, "risk_level": "low"}, "risk_score"),
         ({"risk_score": True, "risk_level": "low"}, "risk_score"),
-        ({"risk_score": 50, "risk_level": "severe"}, r"risk_level in \(low, medium, high, critical\)"),
+        ({"risk_score": 50, "risk_level": "severe"}, "risk_level"),
         ({"risk_score": 50, "risk_level": "HIGH"}, "risk_level"),
         ({"risk_score": 50, "risk_level": "high"}, "not the band of risk_score 50 \\(medium\\)"),
         ({"risk_score": 85, "risk_level": "high"}, "not the band"),
@@ -190,7 +229,7 @@ async def test_list_events_filters_and_review(sessions: Sessions) -> None:
             camera_id="front_door",
             kind="batch",
             detection_pks=[front[i]],
-            assessment={"risk_score": score, "risk_level": level},
+            outcome=Assessed(risk_score=score, risk_level=level),
         )
     await run_unit_of_work(
         sessions,
@@ -199,7 +238,7 @@ async def test_list_events_filters_and_review(sessions: Sessions) -> None:
         camera_id="driveway",
         kind="batch",
         detection_pks=drive,
-        assessment=FAILED,
+        outcome=_outcome(FAILED),
     )
 
     async with sessions() as session:

@@ -6,6 +6,7 @@ injected with httpx.MockTransport; everything else runs against the real embedde
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 
@@ -136,3 +137,77 @@ async def test_real_server_is_detected_as_completion_with_json_schema(real_llm: 
     assert await client.count_tokens("front door camera") == len(tokens)
     assert await client.healthy()
     await client.aclose()
+
+
+# --- streaming and the silence timeout (issue #9) --------------------------------------------------------
+
+
+class SlowStream:
+    """A raw HTTP server that streams llama.cpp ``/completion`` events, one token after each of ``gaps``
+    seconds: a slow model, or one that falls silent. Counts the requests it got."""
+
+    def __init__(self, gaps: list[float]) -> None:
+        self.gaps = gaps
+        self.requests = 0
+        self.client_left = asyncio.Event()
+        self._server: asyncio.Server | None = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")),
+            0,
+        )
+        await reader.readexactly(length)
+        self.requests += 1
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n")
+        try:
+            for gap in self.gaps:
+                await asyncio.sleep(gap)
+                writer.write(b'data: {"content": "x"}\n\n')
+                await writer.drain()
+            writer.write(b'data: {"content": "", "stop": true, "model": "slow", "tokens_predicted": 1}\n\n')
+            await writer.drain()
+        except ConnectionError:
+            self.client_left.set()
+        finally:
+            writer.close()
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+
+async def test_a_slow_model_that_keeps_writing_is_never_cut_off() -> None:
+    """Eight tokens 0.3 s apart: 2.4 s in all, more than twice the 1 s silence timeout."""
+    async with SlowStream([0.3] * 8) as url:
+        client = LLMClient(url, api="completion", structured="json_schema", idle_timeout=1.0)
+        reply = await client.complete(system="s", user="u", chatml=CHATML)
+        await client.aclose()
+    assert (reply.text, reply.model) == ("x" * 8, "slow")
+
+
+async def test_silence_fails_as_unavailable_and_is_not_sent_again() -> None:
+    stream = SlowStream([0.05, 5.0])
+    async with stream as url:
+        client = LLMClient(url, api="completion", structured="json_schema", idle_timeout=0.5, max_retries=3)
+        with pytest.raises(LLMUnavailableError, match=r"no answer for 0\.5 s") as failure:
+            await client.complete(system="s", user="u", chatml=CHATML)
+        await client.aclose()
+    assert failure.value.retryable
+    assert stream.requests == 1  # a server still busy with it does not get it again
+
+
+async def test_a_streamed_error_event_is_a_refusal_of_its_kind() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = b'data: {"error": {"code": 400, "message": "bad grammar", "type": "invalid_request_error"}}\n\n'
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    client = client_with(httpx.MockTransport(handler))
+    with pytest.raises(LLMRequestError, match="bad grammar"):
+        await client.complete(system="s", user="u", chatml=CHATML)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backend.domain.risk_levels import (
     LEVEL_ORDER,
@@ -269,3 +271,63 @@ def test_a_single_factor_string_becomes_a_list() -> None:
 def test_output_without_an_answer_is_an_error(raw: str) -> None:
     with pytest.raises(RiskParseError):
         parse_risk_response(raw)
+
+
+# --- issue #9: answers that crashed the parser -------------------------------------------------------------
+
+
+def test_an_object_without_the_verdicts_keys_is_skipped_not_chosen() -> None:
+    text = (
+        'Detections seen: {"person": 1, "car": 0}. My assessment: '
+        '{"risk_score": 18, "risk_level": "low", "summary": "Neighbour walking a dog."}'
+    )
+    parsed = parse_risk_response(text)
+    assert (parsed.risk_score, parsed.risk_level, parsed.summary) == (18, "low", "Neighbour walking a dog.")
+
+
+def test_only_objects_without_the_verdicts_keys_is_a_parse_error_that_says_so() -> None:
+    with pytest.raises(RiskParseError, match="risk_level or risk_score"):
+        parse_risk_response('Counts: {"person": 1} and {"car": 2}')
+
+
+def test_a_lone_surrogate_escape_in_the_summary_is_replaced_not_raised() -> None:
+    parsed = parse_risk_response('{"risk_score": 20, "risk_level": "low", "summary": "Cat on the porch \\ud83d"}')
+    assert parsed.risk_score == 20
+    assert parsed.summary == "Cat on the porch \ufffd"
+    parsed.summary.encode("utf-8")  # storable and sendable as it is
+
+
+def test_the_parse_error_is_an_unusable_answer_of_the_backends_hierarchy() -> None:
+    from backend.domain.errors import LLMAnswerUnusableError, ServiceError
+
+    assert issubclass(RiskParseError, LLMAnswerUnusableError)
+    assert not RiskParseError("x").retryable and isinstance(RiskParseError("x"), ServiceError)
+
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+_KEYS = st.sampled_from(["risk_score", "risk_level", "summary", "reasoning", "risk_factors", "recommended_action"])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.text(),  # any string at all, lone surrogates included
+        st.dictionaries(_KEYS, _JSONISH, max_size=6).map(lambda d: json.dumps(d, ensure_ascii=True)),
+        st.tuples(st.text(max_size=40), st.dictionaries(_KEYS, _JSONISH, max_size=6), st.text(max_size=40)).map(
+            lambda t: f"{t[0]}<think>{t[0]}</think>{json.dumps(t[1], ensure_ascii=False)}{t[2]}"
+        ),
+        st.from_regex(r'\{"risk_score": ?-?[0-9.e]{0,6}, ?"risk_level": ?"[a-zA-Z\\]{0,9}"[^}]{0,30}\}?'),
+    )
+)
+def test_the_parser_raises_nothing_but_its_own_error_on_any_string(text: str) -> None:
+    try:
+        parsed = parse_risk_response(text)
+    except RiskParseError:
+        return
+    assert MIN_SCORE <= parsed.risk_score <= MAX_SCORE
+    assert parsed.risk_level == level_for_score(parsed.risk_score)
+    parsed.model_dump_json()  # every text field encodes
