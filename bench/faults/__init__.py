@@ -1,0 +1,1 @@
+"""The fault harness (issue 9): outages, restarts, duplicates and fuzzing against the real servers."""
