@@ -61,15 +61,14 @@ def _samples(args: argparse.Namespace) -> list[EvalSample]:
 
 
 async def _predict(url: str, samples: list[EvalSample], variant: str, concurrency: int, label: str) -> list[Prediction]:
-    analyzer = NemotronAnalyzer(llm_client=LLMClient(url), prompt_variant=variant)
     columns = (TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task(label, total=len(samples))
-        predictions = await run_predictions(
-            analyzer, samples, concurrency=concurrency, on_done=lambda _: progress.advance(task)
-        )
-    await analyzer.llm.aclose()
-    return predictions
+    async with LLMClient(url) as llm:
+        analyzer = NemotronAnalyzer(llm_client=llm, prompt_variant=variant)
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(label, total=len(samples))
+            return await run_predictions(
+                analyzer, samples, concurrency=concurrency, on_done=lambda _: progress.advance(task)
+            )
 
 
 def _run_with_llm(args: argparse.Namespace, work: Callable[[str], Any]) -> Any:
