@@ -3,6 +3,14 @@
 The lifespan migrates the database, connects Redis (if REDIS_URL is set), starts the broadcaster, recovers
 open batches, and runs two loops: the batcher (closes due batches) and the retry loop (re-runs failed
 analyses). Closed batches and fast-path detections go to the analyzer; every stored event is broadcast.
+
+Redis is optional at run time too: while it is unreachable, batching falls back to this process
+(``FallbackBatchState``) and broadcasts wait in the broadcaster's outbox, so ingest keeps answering 2xx. Its
+client fails fast (``REDIS_*`` below) instead of redis-py's default of ten retries per command.
+
+Around the routes (outermost first): CORS for ``ALLOWED_ORIGINS`` only, the API key and the WebSocket origin,
+JSON-only writes, the body-size limit (``backend.api.security``); errors always answer JSON
+(``backend.api.errors``).
 """
 
 from __future__ import annotations
@@ -15,23 +23,50 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.middleware.cors import CORSMiddleware
 
+from backend.api.errors import install_error_handlers
 from backend.api.routes import cameras, detections, events, system
 from backend.api.schemas.events import event_message
+from backend.api.security import ApiKeyMiddleware, BodyLimitMiddleware, JsonOnlyMiddleware
 from backend.api.services import AppServices
 from backend.config.logging import configure_logging
 from backend.config.settings import BackendSettings, get_settings
 from backend.db.session import create_engine_from_url, create_session_factory, init_db
 from backend.models import Event
 from backend.services.analysis_dispatch import AnalysisDispatcher, Analyzer
-from backend.services.batch_state import BatchRules, BatchState, MemoryBatchState, RedisBatchState
+from backend.services.batch_state import (
+    BatchRules,
+    BatchState,
+    FallbackBatchState,
+    MemoryBatchState,
+    RedisBatchState,
+)
 from backend.services.batcher import Batcher
 from backend.services.broadcaster import Broadcaster
 from backend.services.ingest import FastPathRule
 from backend.services.semantic import get_reader
 
 logger = logging.getLogger(__name__)
+
+REDIS_CONNECT_TIMEOUT_SECONDS = 1.0
+REDIS_SOCKET_TIMEOUT_SECONDS = 2.0
+REDIS_RETRIES = 2  # quick retries of a command (a pooled connection that Redis closed reconnects); then an outage
+REDIS_RETRY_SECONDS = 2.0  # while Redis is down, how often batching tries it again
+
+
+def redis_client(url: str) -> Redis:
+    """A client that fails fast when Redis is unreachable (the callers fall back; see the module docstring)."""
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), REDIS_RETRIES),
+    )
 
 
 def _default_analyzer(
@@ -60,7 +95,7 @@ def create_app(settings: BackendSettings | None = None, analyzer: Analyzer | Non
         await init_db(settings.database_url)
         engine = create_engine_from_url(settings.database_url)
         sessions = create_session_factory(engine)
-        redis = Redis.from_url(settings.redis_url, decode_responses=True) if settings.redis_url else None
+        redis = redis_client(settings.redis_url) if settings.redis_url else None
         broadcaster = Broadcaster(redis, settings.redis_events_channel)
         await broadcaster.start()
 
@@ -78,7 +113,13 @@ def create_app(settings: BackendSettings | None = None, analyzer: Analyzer | Non
         )
         rules = BatchRules(settings.batch_window_seconds, settings.batch_idle_seconds, settings.batch_max_detections)
         state: BatchState = (
-            RedisBatchState(redis, rules, settings.redis_key_prefix) if redis is not None else MemoryBatchState(rules)
+            FallbackBatchState(
+                RedisBatchState(redis, rules, settings.redis_key_prefix),
+                MemoryBatchState(rules),
+                retry_seconds=REDIS_RETRY_SECONDS,
+            )
+            if redis is not None
+            else MemoryBatchState(rules)
         )
         batcher = Batcher(
             sessions,
@@ -129,7 +170,20 @@ def create_app(settings: BackendSettings | None = None, analyzer: Analyzer | Non
         except Exception:
             logger.exception("the sentence-embedding model could not be loaded")
 
+    api_key = settings.resolved_api_key()  # an unreadable or empty API_KEY_FILE stops the start: fail closed
     app = FastAPI(title="Nemotron risk service", version="0.1.0", lifespan=lifespan)
     for module in (cameras, detections, events, system):
         app.include_router(module.router)
+    install_error_handlers(app)
+    # add_middleware wraps: the last added runs first
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(JsonOnlyMiddleware)
+    app.add_middleware(ApiKeyMiddleware, api_key=api_key, allowed_origins=settings.allowed_origins)
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     return app

@@ -2,17 +2,80 @@
 
 These models validate everything a detector posts and everything an evaluation scenario's
 ``detections.json`` holds. Free text in them (names, OCR, captions, plates) is untrusted camera data.
+
+Bounds shared by every field, so that what validates here can be stored on SQLite and on PostgreSQL alike:
+
+* every string type (``Text``, ``Identifier``, ``ShortText``, ``Key``, ``ObjectType``, ``PlateText``) ends with
+  the one check ``NoNul``: the NUL character (U+0000) is **refused** with a 422 naming the field (type
+  ``string_nul``). PostgreSQL cannot store it in text or JSONB, SQLite would; it is refused on both rather than
+  stripped (a stripped string is not what the detector sent, and a retrying detector learns why at once).
+  Lone surrogates never get this far: pydantic refuses them (``string_unicode``). Lengths are checked after
+  any case change (``at_most``), so they fit their columns.
+* integers stored in 32-bit columns (``Int32``: ``track_id``) lie in -2**31 .. 2**31-1;
+* instants (``Instant``) carry a UTC offset and lie between 1970-01-01 and 9000-01-01 UTC
+  (type ``datetime_out_of_range``), checked without overflowing at the year-1 and year-9999 edges.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-ShortText = Annotated[str, StringConstraints(max_length=500)]
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
+SHORT_TEXT_MAX = 500  # the String(500) columns
+KEY_MAX = 100
+
+
+def refuse_nul(text: str) -> str:
+    """``text`` unchanged; a NUL character is refused (PostgreSQL cannot store it, so neither database gets it)."""
+    if "\x00" in text:
+        raise PydanticCustomError("string_nul", "Text must not contain the NUL character (\\u0000)")
+    return text
+
+
+def instant_in_range(moment: datetime) -> datetime:
+    """``moment`` unchanged when it lies in [1970-01-01, 9000-01-01) UTC; refused otherwise (also when converting
+    it to UTC would leave the calendar, e.g. ``0001-01-01T00:00:00+14:00``)."""
+    offset = moment.utcoffset()
+    try:
+        utc = moment.replace(tzinfo=None) - offset if offset is not None else None
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST_INSTANT.replace(tzinfo=None) <= utc < LATEST_INSTANT.replace(tzinfo=None):
+        raise PydanticCustomError(
+            "datetime_out_of_range",
+            "Datetime must lie between {earliest} and {latest} (UTC)",
+            {"earliest": EARLIEST_INSTANT.isoformat(), "latest": LATEST_INSTANT.isoformat()},
+        )
+    return moment
+
+
+def at_most(limit: int) -> AfterValidator:
+    """A length check after transformations (``to_lower`` can lengthen text: "İ".lower() is two characters)."""
+
+    def check(text: str) -> str:
+        if len(text) > limit:
+            raise PydanticCustomError(
+                "string_too_long", "String should have at most {max_length} characters", {"max_length": limit}
+            )
+        return text
+
+    return AfterValidator(check)
+
+
+NoNul = AfterValidator(refuse_nul)  # the one text check: every string type below ends with it
+Text = Annotated[str, NoNul]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$"), NoNul]
+ShortText = Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX), NoNul]
+Key = Annotated[str, StringConstraints(max_length=KEY_MAX), NoNul]  # keys of free-form maps
+Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
+Instant = Annotated[AwareDatetime, AfterValidator(instant_in_range)]
+ObjectType = Annotated[str, StringConstraints(min_length=1, max_length=64, to_lower=True), at_most(64), NoNul]
 ZoneType = Literal["entry_point", "driveway", "yard", "sidewalk", "street", "other"]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -21,6 +84,10 @@ def normalise_plate(text: str) -> str:
     """The comparison form of a licence plate: upper case, no spaces or dashes ("abc-12 34" -> "ABC1234").
     Known plates and plates read by a detector are both compared in this form."""
     return text.upper().replace(" ", "").replace("-", "")
+
+
+# a known plate in comparison form; upper-casing can lengthen it ("ß" -> "SS"), so its length is checked again
+PlateText = Annotated[ShortText, AfterValidator(normalise_plate), at_most(SHORT_TEXT_MAX)]
 
 
 class _Model(BaseModel):
@@ -93,12 +160,12 @@ class Face(_Model):
 
 class Vision(_Model):
     caption: ShortText | None = None
-    attributes: dict[str, ShortText] = Field(default_factory=dict)
+    attributes: dict[Key, ShortText] = Field(default_factory=dict)
 
 
 class ReId(_Model):
     seen_before: bool = False
-    first_seen: AwareDatetime | None = None
+    first_seen: Instant | None = None
     cameras: list[ShortText] = Field(default_factory=list)
 
 
@@ -169,14 +236,14 @@ class Enrichment(_Model):
 
 class DetectionIn(_Model):
     id: Identifier
-    detected_at: AwareDatetime
-    object_type: Annotated[str, StringConstraints(min_length=1, max_length=64, to_lower=True)]
+    detected_at: Instant
+    object_type: ObjectType
     confidence: Unit
     bbox: BBox | None = None
     # the box as the detector posted it, when it reached outside the frame and ``bbox`` is its clipped part;
     # None when nothing was clipped. Set by ``clipped_to``; a note sent in is kept (a clipped detection re-posted).
     bbox_clipped_from: BBox | None = None
-    track_id: int | None = None
+    track_id: Int32 | None = None
     enrichment: Enrichment = Field(default_factory=Enrichment)
 
     def clipped_to(self, frame_width: int, frame_height: int) -> DetectionIn:
@@ -191,26 +258,21 @@ class DetectionIn(_Model):
 
 
 class Baseline(_Model):
-    sample_days: int = Field(default=0, ge=0)
-    expected_per_hour: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    sample_days: int = Field(default=0, ge=0, le=INT32_MAX)
+    expected_per_hour: dict[Key, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
 
 
 class CrossCameraSighting(_Model):
     camera_id: Identifier
     camera_name: ShortText = ""
-    detected_at: AwareDatetime
-    object_type: Annotated[str, StringConstraints(min_length=1, max_length=64, to_lower=True)]
+    detected_at: Instant
+    object_type: ObjectType
     confidence: Unit = 1.0
 
 
 class Household(_Model):
     known_faces: list[ShortText] = Field(default_factory=list)
-    known_plates: list[ShortText] = Field(default_factory=list)
-
-    @field_validator("known_plates")
-    @classmethod
-    def _normalise_plates(cls, plates: list[str]) -> list[str]:
-        return [normalise_plate(p) for p in plates]
+    known_plates: list[PlateText] = Field(default_factory=list)  # normalised (``normalise_plate``)
 
 
 class ScenarioInput(_Model):

@@ -4,17 +4,33 @@ A batch is due ``window`` seconds after it opened, ``idle`` seconds after its la
 holds ``max_detections``. Every operation is atomic (a Lua script in Redis), so concurrent ingests and tickers
 agree: a batch is handed out as due, expired or full to exactly one caller, which must then close it.
 Times are POSIX seconds. The database rows stay the durable record (see ``batcher``).
+
+``FallbackBatchState`` keeps batching going while Redis is unreachable: the state of this process takes over
+(ingest answers 2xx, batches still close on time), Redis is tried again every ``retry_seconds``, and once it
+answers the batches opened meanwhile are handed to it (``restore``); one that Redis cannot take (it has another
+open batch for the camera) stays here until due. During an outage each process batches its own detections, so a
+camera may get more, smaller batches; nothing is lost or analysed twice (one event per batch row).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
 
 ScriptArg = str | int | float
+T = TypeVar("T")
+# what an unreachable Redis raises (a refused or reset connection, a timeout); anything else is a bug, not an outage
+REDIS_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 @dataclass(frozen=True)
@@ -125,6 +141,10 @@ class MemoryBatchState:
     async def restore(self, camera_id: str, batch_id: str, opened: float, last: float, count: int) -> str:
         batch = self._open.setdefault(camera_id, _OpenBatch(batch_id, opened, last, count))
         return batch.batch_id
+
+    def open_batches(self) -> list[tuple[str, str, float, float, int]]:
+        """(camera_id, batch_id, opened, last, count) of every open batch."""
+        return [(camera, b.batch_id, b.opened, b.last, b.count) for camera, b in self._open.items()]
 
 
 # KEYS: deadlines zset, then each camera's hash. ARGV: now, window, idle, max, then for each camera: camera, count,
@@ -278,3 +298,87 @@ class RedisBatchState:
             deadline = 0.0
         args: list[ScriptArg] = [camera_id, batch_id, f"{opened:.6f}", f"{last:.6f}", count, f"{deadline:.6f}"]
         return _text(await self._restore(keys=self._keys(camera_id), args=args))
+
+
+class FallbackBatchState:
+    """``primary`` (Redis) while it answers; this process's ``MemoryBatchState`` while it does not (see the module
+    docstring). Only connection failures and timeouts (``REDIS_OUTAGE_ERRORS``) switch over; other errors raise."""
+
+    def __init__(
+        self,
+        primary: BatchState,
+        fallback: MemoryBatchState,
+        *,
+        retry_seconds: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self._retry_seconds = retry_seconds
+        self._clock = clock
+        self._retry_at: float | None = None  # None: the primary is up
+        self._reconnecting = asyncio.Lock()
+
+    @property
+    def primary_up(self) -> bool:
+        return self._retry_at is None
+
+    def _went_down(self, exc: BaseException) -> None:
+        if self._retry_at is None:
+            logger.warning("Redis unreachable: batching in this process until it answers", extra={"error": repr(exc)})
+        self._retry_at = self._clock() + self._retry_seconds
+
+    async def _primary_usable(self) -> bool:
+        """True when the primary is up, or was down, is due for a try, and took back this process's batches."""
+        if self._retry_at is None:
+            return True
+        if self._clock() < self._retry_at:
+            return False
+        async with self._reconnecting:
+            if self._retry_at is None:
+                return True
+            try:
+                await self._hand_back()
+            except REDIS_OUTAGE_ERRORS as exc:
+                self._went_down(exc)
+                return False
+            self._retry_at = None
+            logger.info("Redis answers again: batching shared through it")
+            return True
+
+    async def _hand_back(self) -> None:
+        """Each batch opened here during the outage becomes the camera's open batch in the primary, unless the
+        primary has another one for the camera (then it stays here until due)."""
+        for camera_id, batch_id, opened, last, count in self.fallback.open_batches():
+            if await self.primary.restore(camera_id, batch_id, opened, last, count) == batch_id:
+                await self.fallback.discard(camera_id, batch_id)
+
+    async def _on_primary(self, call: Callable[[], Awaitable[T]]) -> T | None:
+        """``call()`` on the primary; None when it is (or just went) down."""
+        if not await self._primary_usable():
+            return None
+        try:
+            return await call()
+        except REDIS_OUTAGE_ERRORS as exc:
+            self._went_down(exc)
+            return None
+
+    async def place(self, counts: Mapping[str, int], new_id: Callable[[], str], now: float) -> Placements:
+        placed = await self._on_primary(lambda: self.primary.place(counts, new_id, now))
+        return placed if placed is not None else await self.fallback.place(counts, new_id, now)
+
+    async def pop_due(self, now: float) -> list[tuple[str, str]]:
+        due = await self.fallback.pop_due(now)
+        return due + (await self._on_primary(lambda: self.primary.pop_due(now)) or [])
+
+    async def pop_all(self) -> list[tuple[str, str]]:
+        batches = await self.fallback.pop_all()
+        return batches + (await self._on_primary(self.primary.pop_all) or [])
+
+    async def discard(self, camera_id: str, batch_id: str) -> None:
+        await self.fallback.discard(camera_id, batch_id)
+        await self._on_primary(lambda: self.primary.discard(camera_id, batch_id))
+
+    async def restore(self, camera_id: str, batch_id: str, opened: float, last: float, count: int) -> str:
+        current = await self._on_primary(lambda: self.primary.restore(camera_id, batch_id, opened, last, count))
+        return current if current is not None else await self.fallback.restore(camera_id, batch_id, opened, last, count)

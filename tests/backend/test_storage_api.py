@@ -167,7 +167,7 @@ async def test_events_listing_detail_and_review(api: Api) -> None:
 
     reviewed = await c.post(f"/api/events/{critical[0]['id']}/review", json={"notes": "it was the gardener"})
     assert reviewed.status_code == 200 and reviewed.json()["reviewed"] is True
-    assert (await c.post("/api/events/999999/review")).status_code == 404
+    assert (await c.post("/api/events/999999/review", headers={"Content-Type": "application/json"})).status_code == 404
     open_ones = (await c.get("/api/events", params={"reviewed": "false"})).json()["events"]
     assert len(open_ones) == 2
     assert (await c.get("/api/events", params={"status": "assessed"})).json()["events"][0]["status"] == "assessed"

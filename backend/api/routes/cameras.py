@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, HTTPException, status
 from sqlalchemy import delete, select
 
 from backend.api.schemas.cameras import CameraListOut, CameraOut
-from backend.api.schemas.detections import CameraIn, Household, ZoneIn
+from backend.api.schemas.detections import CameraIn, Household, Identifier, ZoneIn
 from backend.api.services import Session
 from backend.models import Camera, HouseholdEntry, Zone
 from backend.services.history import load_household, load_zones
@@ -49,7 +49,7 @@ async def list_cameras(session: Session) -> CameraListOut:
 
 @router.put("/cameras/{camera_id}/zones")
 async def replace_zones(
-    camera_id: str, zones: Annotated[list[ZoneIn], Body(max_length=MAX_ZONES)], session: Session
+    camera_id: Identifier, zones: Annotated[list[ZoneIn], Body(max_length=MAX_ZONES)], session: Session
 ) -> CameraOut:
     """Replaces all zones of the camera with the posted list."""
     camera = await session.get(Camera, camera_id)

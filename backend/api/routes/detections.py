@@ -7,18 +7,18 @@ NaN or infinite number among them); unknown camera → 422 with ``loc`` ``[..., 
 ``duplicate_detection`` (never skipped: resending is an error). In every error case nothing is written.
 
 A bbox that only reaches past the frame's edge is stored clipped to the frame; the detection's
-``bbox_clipped_from`` keeps the box as posted.
+``bbox_clipped_from`` keeps the box as posted. Text with a NUL character, a lone surrogate, a ``track_id``
+outside 32 bits or a time outside 1970..9000 UTC is a 422 naming the field (``backend.domain.scenario``).
+
+While Redis is unreachable, ingest still stores and answers 201 (batching falls back to this process); while
+the database is unreachable, it answers 503 with ``Retry-After`` and nothing is stored.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, HTTPException, status
 
 from backend.api.schemas.ingest import BulkDetectionsIn, CameraDetectionIn, IngestOut
 from backend.api.services import Services, Session
@@ -30,36 +30,7 @@ from backend.services.ingest import (
     ingest_detections,
 )
 
-
-def _json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinite floats written as text ("nan", "inf", "-inf"): JSON has no such numbers."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    return value
-
-
-class _JsonSafeErrorsRoute(APIRoute):
-    """Python's JSON reader accepts the bare tokens NaN and Infinity, and a validation error echoes its input: the
-    422 answer would then fail to render (a 500). Such inputs are shown as text."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                errors = _json_safe(list(exc.errors()))
-                raise RequestValidationError(errors, body=exc.body, endpoint_ctx=exc.endpoint_ctx) from None
-
-        return route
-
-
-router = APIRouter(prefix="/api/detections", tags=["detections"], route_class=_JsonSafeErrorsRoute)
+router = APIRouter(prefix="/api/detections", tags=["detections"])
 
 MAX_REPORTED_PROBLEMS = 100
 

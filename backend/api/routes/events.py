@@ -6,9 +6,9 @@ import contextlib
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect, status
-from pydantic import AwareDatetime
+from fastapi import APIRouter, HTTPException, Path, Query, WebSocket, WebSocketDisconnect, status
 
+from backend.api.schemas.detections import Identifier, Instant
 from backend.api.schemas.events import (
     EventDetailOut,
     EventListOut,
@@ -18,22 +18,26 @@ from backend.api.schemas.events import (
     RiskLevel,
 )
 from backend.api.services import Services, Session, get_services
+from backend.domain.scenario import INT32_MAX
 from backend.services.event_store import get_event, list_events, mark_reviewed
 
 router = APIRouter(tags=["events"])
+
+# event ids are 32-bit integers (``events.id``); offsets past the last id find nothing either
+EventId = Annotated[int, Path(ge=1, le=INT32_MAX)]
 
 
 @router.get("/api/events")
 async def get_events(
     session: Session,
-    camera_id: str | None = None,
+    camera_id: Identifier | None = None,
     level: RiskLevel | None = None,
     status_: Annotated[EventStatusName | None, Query(alias="status")] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     reviewed: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> EventListOut:
     """Newest first; ``since``/``until`` bound the event's first detection time (inclusive, exclusive)."""
     events = await list_events(
@@ -51,7 +55,7 @@ async def get_events(
 
 
 @router.get("/api/events/{event_id}")
-async def get_one_event(event_id: int, session: Session) -> EventDetailOut:
+async def get_one_event(event_id: EventId, session: Session) -> EventDetailOut:
     event = await get_event(session, event_id, with_detections=True)
     if event is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no event {event_id}")
@@ -59,7 +63,9 @@ async def get_one_event(event_id: int, session: Session) -> EventDetailOut:
 
 
 @router.post("/api/events/{event_id}/review")
-async def review_event(event_id: int, session: Session, services: Services, body: ReviewIn | None = None) -> EventOut:
+async def review_event(
+    event_id: EventId, session: Session, services: Services, body: ReviewIn | None = None
+) -> EventOut:
     event = await mark_reviewed(session, event_id, notes=body.notes if body else None)
     if event is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no event {event_id}")

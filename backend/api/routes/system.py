@@ -49,17 +49,20 @@ async def _check_llm(services: Services) -> str:
 
 @router.get("/health")
 async def health(services: Services, response: Response) -> dict[str, object]:
-    """503 when the database (or a configured Redis) is down; ``degraded`` when only the LLM is unreachable."""
+    """503 ``unavailable`` when the database is down; ``degraded`` (200) when Redis or the LLM is unreachable:
+    without Redis, ingest and batching go on in this process and broadcasts wait in an outbox; without the LLM,
+    events are stored ``not_assessed`` and retried. Always open, even with an API key set."""
     checks = {
         "database": await _check_database(services),
         "redis": await _check_redis(services),
         "llm": await _check_llm(services),
     }
-    essential_ok = checks["database"] == "ok" and checks["redis"] in ("ok", "disabled")
+    essential_ok = checks["database"] == "ok"
     if not essential_ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    overall = "ok" if essential_ok and checks["llm"] == "ok" else ("degraded" if essential_ok else "unavailable")
-    return {"status": overall, "checks": checks}
+    all_ok = essential_ok and checks["llm"] == "ok" and checks["redis"] in ("ok", "disabled")
+    overall = "ok" if all_ok else ("degraded" if essential_ok else "unavailable")
+    return {"status": overall, "checks": checks, "events_waiting_for_redis": services.broadcaster.pending}
 
 
 @router.get("/metrics")

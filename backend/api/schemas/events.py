@@ -8,12 +8,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.domain.risk_levels import MAX_SCORE, MIN_SCORE, RiskLevel
+from backend.domain.scenario import Text
 from backend.models import Detection, Event
 from backend.services.detection_rows import with_offset
 
 # Levels and score bounds come from the one table (RiskLevel is also the level filter of GET /api/events).
 RiskScore = Annotated[int, Field(ge=MIN_SCORE, le=MAX_SCORE)]
-EventStatusName = Literal["assessed", "not_assessed"]
+EventStatusName = Literal["assessed", "not_assessed", "failed"]
 
 
 class EventOut(BaseModel):
@@ -96,7 +97,7 @@ class EventListOut(BaseModel):
 
 
 class ReviewIn(BaseModel):
-    notes: str | None = Field(default=None, max_length=10_000)
+    notes: Text | None = Field(default=None, max_length=10_000)
 
 
 def event_message(event: Event) -> dict[str, Any]:
