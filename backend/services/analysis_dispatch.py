@@ -141,12 +141,16 @@ class AnalysisDispatcher:
         key = fast_path_key(camera_id, external_id or str(detection_id))
         return await self._deliver(key, camera_id, EventKind.FAST_PATH, [detection_id])
 
-    async def _deliver(self, key: str, camera_id: str, kind: EventKind, pks: list[int]) -> Event | None:
+    async def _deliver(
+        self, key: str, camera_id: str, kind: EventKind, pks: list[int], *, retry: bool = False
+    ) -> Event | None:
+        """One analysis when a slot is free. A batch's delivery (not the retry of its stored event) is skipped,
+        returning None, when the batch got its event meanwhile."""
         metrics.QUEUE_DEPTH.inc()
         self._queued.add(key)
         try:
             async with self._slots:
-                if kind == EventKind.BATCH and not await self._still_due(key):
+                if kind == EventKind.BATCH and not retry and not await self._still_due(key):
                     return None
                 event = await self._analyze(key, camera_id, kind, pks)
         finally:
@@ -263,7 +267,7 @@ class AnalysisDispatcher:
                 continue
             logger.info("retrying analysis", extra={"event_id": event.id, "attempts": event.attempts})
             kind = EventKind(event.kind)
-            started.append(self._start(self._deliver(event.batch_id, event.camera_id, kind, pks)))
+            started.append(self._start(self._deliver(event.batch_id, event.camera_id, kind, pks, retry=True)))
         for batch_id, camera_id, pks in batch_work:
             logger.info("redelivering batch", extra={"batch_id": batch_id, "camera_id": camera_id})
             started.append(self._start(self._deliver(batch_id, camera_id, EventKind.BATCH, pks)))
