@@ -1,17 +1,21 @@
-"""Event fan-out to WebSocket clients: in this process, or through Redis pub/sub across processes.
+"""Event fan-out to WebSocket clients: in this process, or through a Redis stream across processes.
 
-With Redis, ``publish`` goes to the channel and one listener per process hands each message to the local
-subscribers; without it, ``publish`` hands it to them directly. A subscriber that falls more than
+With Redis, ``publish`` appends the message to the stream ``channel`` (``XADD``, the newest ``stream_length``
+kept) and one listener per process reads it from where it last read (``XREAD``) and hands each message to the
+local subscribers; without Redis, ``publish`` hands it to them directly. A subscriber that falls more than
 ``queue_size`` messages behind loses the oldest ones.
 
-Redis outages: a message whose publish fails (connection refused or reset, timeout) goes to an in-memory
-outbox, and so does every later message until the outbox is empty again, so the order holds. A background task
-publishes the outbox, oldest first, once Redis answers and this process's listener has subscribed again (its
-own clients then get every message). The outbox keeps the newest ``outbox_size`` messages; an update to an
-event carries the whole event, so a dropped older message is superseded by a newer one for the same event. The
-listener re-subscribes after a lost connection. What the outbox cannot cover: a message published by another
-process whose Redis connection stayed up while this process's listener was disconnected; pub/sub keeps no
-history. The database stays the record: ``GET /api/events`` shows every event as stored.
+Redis outages (connection refused or reset, timeouts):
+
+* a message whose publish fails goes to an in-memory outbox, and so does every later one until the outbox is
+  empty again, so the order holds; a background task publishes the outbox, oldest first, once Redis answers.
+  The outbox keeps the newest ``outbox_size`` messages (an update carries the whole event, so a dropped older
+  message is superseded by a newer one for the same event); ``pending`` counts what waits.
+* a listener that lost Redis reads on from the last id it delivered once Redis answers, so it also gets what
+  other processes published meanwhile (a stream keeps history; pub/sub would not). After a Redis restart
+  without persistence the new stream's ids are later in time than the last one read, so nothing new is missed.
+
+The database stays the record: ``GET /api/events`` shows every event as stored.
 """
 
 from __future__ import annotations
@@ -20,20 +24,22 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 
-PUBLISH_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+READ_BLOCK_MS = 1000
+READ_COUNT = 500
 
 
 class Subscription:
@@ -66,6 +72,22 @@ class Subscription:
         self.close()
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _entries(reply: Any) -> list[tuple[str, str]]:
+    """(id, data) of an ``XREAD`` reply of one stream (RESP2 list or RESP3 mapping)."""
+    streams = reply.values() if isinstance(reply, dict) else [entries for _, entries in reply or []]
+    out: list[tuple[str, str]] = []
+    for entries in streams:
+        for entry_id, fields in entries:
+            data = fields.get("data", fields.get(b"data")) if isinstance(fields, dict) else None
+            if data is not None:
+                out.append((_text(entry_id), _text(data)))
+    return out
+
+
 class Broadcaster:
     def __init__(
         self,
@@ -74,19 +96,19 @@ class Broadcaster:
         queue_size: int = 1000,
         *,
         outbox_size: int = 10_000,
+        stream_length: int = 10_000,
         retry_seconds: float = 1.0,
     ) -> None:
         self._redis = redis
         self._channel = channel
         self._queue_size = queue_size
+        self._stream_length = stream_length
         self._retry_seconds = retry_seconds
         self._subscribers: set[Subscription] = set()
         self._listener: asyncio.Task[None] | None = None
-        self._listening = asyncio.Event()  # this process's listener is subscribed (or there is none)
         self._outbox: deque[str] = deque(maxlen=outbox_size)
         self._dropped = 0
         self._flusher: asyncio.Task[None] | None = None
-        self._flush_lock = asyncio.Lock()
 
     @property
     def pending(self) -> int:
@@ -94,20 +116,17 @@ class Broadcaster:
         return len(self._outbox)
 
     async def start(self) -> None:
-        """With Redis: subscribes to the channel (before returning, when Redis answers) and starts relaying it
-        locally; when Redis is down the listener keeps trying in the background."""
+        """With Redis: starts relaying the stream locally; every message published after this returns is relayed.
+        When Redis is down, the listener starts from now (by the clock) and waits for it in the background."""
         if self._redis is None or self._listener is not None:
             return
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(self._channel)
-        except (RedisError, OSError) as exc:
-            logger.warning("event channel unreachable at start; retrying in the background", extra={"error": repr(exc)})
-            await _close_quietly(pubsub)
-            self._listener = asyncio.create_task(self._relay(None))
-            return
-        self._listening.set()
-        self._listener = asyncio.create_task(self._relay(pubsub))
+            newest = await self._redis.xrevrange(self._channel, count=1)
+            last_id = _text(newest[0][0]) if newest else "0-0"
+        except OUTAGE_ERRORS as exc:
+            logger.warning("event stream unreachable at start; retrying in the background", extra={"error": repr(exc)})
+            last_id = f"{int(time.time() * 1000)}-0"
+        self._listener = asyncio.create_task(self._relay(last_id))
 
     async def stop(self) -> None:
         for task in (self._listener, self._flusher):
@@ -116,23 +135,26 @@ class Broadcaster:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._listener = self._flusher = None
-        self._listening.clear()
 
     async def publish(self, message: dict[str, Any]) -> None:
         """Delivers (no Redis) or publishes the message; while Redis is unreachable it waits in the outbox.
-        Raises only for errors that are not an outage (a message that is not JSON, a Redis error reply)."""
+        Raises only for errors that are not an outage (a message that is not JSON, an error reply)."""
         if self._redis is None:
             self._deliver(message)
             return
         data = json.dumps(message, default=str)
-        if self._outbox or (self._listener is not None and not self._listening.is_set()):
-            self._queue(data)  # behind older messages, or until this process's own clients can hear it
+        if self._outbox:
+            self._queue(data)  # behind the older messages
             return
         try:
-            await self._redis.publish(self._channel, data)
-        except PUBLISH_OUTAGE_ERRORS as exc:
-            logger.warning("event channel unreachable: messages wait in the outbox", extra={"error": repr(exc)})
+            await self._append(data)
+        except OUTAGE_ERRORS as exc:
+            logger.warning("event stream unreachable: messages wait in the outbox", extra={"error": repr(exc)})
             self._queue(data)
+
+    async def _append(self, data: str) -> None:
+        assert self._redis is not None
+        await self._redis.xadd(self._channel, {"data": data}, maxlen=self._stream_length, approximate=True)
 
     def _queue(self, data: str) -> None:
         if len(self._outbox) == self._outbox.maxlen:
@@ -143,15 +165,11 @@ class Broadcaster:
             self._flusher = asyncio.create_task(self._flush_outbox())
 
     async def _flush_outbox(self) -> None:
-        """Publishes the outbox oldest first once Redis answers and the listener (if started) is subscribed."""
-        assert self._redis is not None
+        """Publishes the outbox oldest first, retrying every ``retry_seconds`` until Redis answers."""
         while self._outbox:
-            if self._listener is not None and not self._listening.is_set():
-                await asyncio.sleep(self._retry_seconds)
-                continue
             try:
-                await self._redis.publish(self._channel, self._outbox[0])
-            except PUBLISH_OUTAGE_ERRORS:
+                await self._append(self._outbox[0])
+            except OUTAGE_ERRORS:
                 await asyncio.sleep(self._retry_seconds)
                 continue
             self._outbox.popleft()
@@ -169,34 +187,27 @@ class Broadcaster:
         for subscription in list(self._subscribers):
             subscription.put(message)
 
-    async def _relay(self, pubsub: PubSub | None) -> None:
-        """Relays the channel to local subscribers; after a lost connection it subscribes again (a new
-        ``PubSub``), retrying every ``retry_seconds``."""
+    async def _relay(self, last_id: str) -> None:
+        """Reads the stream after ``last_id`` and hands each message to the local subscribers, forever; after a
+        lost connection it reads on from the last id it saw, retrying every ``retry_seconds``."""
         assert self._redis is not None
-        try:
-            while True:
-                try:
-                    if pubsub is None:
-                        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-                        await pubsub.subscribe(self._channel)
-                        self._listening.set()
-                        logger.info("event channel subscribed again")
-                    received = await pubsub.get_message(timeout=1.0)
-                except (RedisError, OSError) as exc:
-                    if self._listening.is_set():
-                        logger.warning("event channel unreachable, retrying", extra={"error": repr(exc)})
-                    self._listening.clear()
-                    await _close_quietly(pubsub)
-                    pubsub = None
-                    await asyncio.sleep(self._retry_seconds)
-                    continue
-                if received is not None and received.get("type") == "message" and self._subscribers:
-                    self._deliver(json.loads(received["data"]))
-        finally:
-            await _close_quietly(pubsub)
-
-
-async def _close_quietly(pubsub: PubSub | None) -> None:
-    if pubsub is not None:
-        with contextlib.suppress(RedisError, OSError):
-            await pubsub.aclose()
+        reachable = True
+        while True:
+            try:
+                reply = await self._redis.xread({self._channel: last_id}, count=READ_COUNT, block=READ_BLOCK_MS)
+            except (RedisError, OSError) as exc:
+                if reachable:
+                    logger.warning("event stream unreachable, retrying", extra={"error": repr(exc)})
+                reachable = False
+                await asyncio.sleep(self._retry_seconds)
+                continue
+            if not reachable:
+                logger.info("event stream reachable again")
+                reachable = True
+            for entry_id, data in _entries(reply):
+                last_id = entry_id
+                if self._subscribers:
+                    try:
+                        self._deliver(json.loads(data))
+                    except ValueError:
+                        logger.warning("event stream entry is not JSON: skipped", extra={"entry_id": entry_id})
