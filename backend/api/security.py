@@ -3,10 +3,11 @@
 * ``ApiKeyMiddleware``: with a key set (``API_KEY`` or ``API_KEY_FILE``), every HTTP route but ``OPEN_PATHS``
   (``/health``, ``/metrics``) needs ``Authorization: Bearer <key>``; otherwise 401 with
   ``WWW-Authenticate: Bearer``. The WebSocket takes the same header, or ``?api_key=<key>`` (browsers cannot set
-  headers on a WebSocket). Keys are compared with ``hmac.compare_digest`` on their UTF-8 bytes: the time taken
-  does not depend on how much of a guess is right. It also checks the WebSocket's ``Origin`` (with or without a
-  key): allowed when absent (not a browser), when listed in ``ALLOWED_ORIGINS``, or, with no origins configured,
-  when it names the server's own host (the ``Host`` header); otherwise the handshake is refused with 403.
+  headers on a WebSocket). Keys are compared with ``hmac.compare_digest`` on the SHA-256 of their bytes: the time
+  taken depends neither on how much of a guess is right nor on the key's length. It also checks the WebSocket's
+  ``Origin`` (with or without a key): allowed when absent (not a browser), when listed in ``ALLOWED_ORIGINS``,
+  or, with no origins configured, when it names the server's own host (the ``Host`` header); otherwise the
+  handshake is refused with 403.
   A refused handshake answers an HTTP status (the ASGI denial-response extension) where the server supports it,
   else it is closed with code 1008 (policy violation).
 * ``JsonOnlyMiddleware``: state-changing requests (POST, PUT, PATCH, DELETE) need ``Content-Type:
@@ -20,6 +21,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Collection
 from email.message import Message
@@ -56,6 +58,7 @@ class ApiKeyMiddleware:
     def __init__(self, app: ASGIApp, *, api_key: str | None, allowed_origins: Collection[str]) -> None:
         self.app = app
         self._key = api_key.encode("utf-8") if api_key else None
+        self._key_digest = hashlib.sha256(self._key or b"").digest()
         self._origins = frozenset(o.rstrip("/") for o in allowed_origins)
 
     def _key_matches(self, offered: str | None) -> bool:
@@ -64,7 +67,9 @@ class ApiKeyMiddleware:
         # offered is latin-1 text standing for the bytes sent (header, or query decoded as latin-1): the bytes
         # are compared, so a key in any encoding works and any byte string is a fair guess
         candidate = offered.encode("latin-1", "replace") if offered is not None else b""
-        return hmac.compare_digest(candidate, self._key) and offered is not None
+        # digests of equal length: the comparison's time does not even depend on the key's length
+        matches = hmac.compare_digest(hashlib.sha256(candidate).digest(), self._key_digest)
+        return matches and offered is not None
 
     def _origin_allowed(self, headers: Headers) -> bool:
         origin = headers.get("origin")

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -313,3 +314,16 @@ async def test_a_streamed_body_is_cut_off_at_the_limit(backend_settings: Backend
         assert answer.request.headers.get("transfer-encoding") == "chunked"
     assert pulled < 10  # about 4 of 1000 chunks were read
     assert await stored_cameras(db_url) == []
+
+
+# ----------------------------------------------------------------------------------------------- deployment
+
+
+def test_the_compose_llm_server_demands_a_key() -> None:
+    """The production compose file publishes the LLM port, so the server must require LLM_API_KEY."""
+    compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.prod.yml").read_text())
+    service = compose["services"]["ai-llm"]
+    published = [str(port) for port in service["ports"]]
+    local_only = all(port.startswith("127.0.0.1:") for port in published)
+    key = str(service.get("environment", {}).get("LLAMA_API_KEY", ""))
+    assert local_only or key.startswith("${LLM_API_KEY:?"), (published, key)
