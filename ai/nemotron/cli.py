@@ -51,6 +51,19 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         help="layers offloaded to the GPU, llamacpp engine (NEMOTRON_GPU_LAYERS)",
     )
     p.add_argument("--threads", "-t", type=int, default=env.threads, help="CPU threads (NEMOTRON_THREADS)")
+    p.add_argument(
+        "--n-predict",
+        "-n",
+        type=int,
+        default=env.n_predict,
+        help="most tokens one request may generate, whatever it asks; -1: no limit (NEMOTRON_N_PREDICT)",
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=env.max_body_bytes,
+        help="largest request body accepted; larger is a 413 (NEMOTRON_MAX_BODY_BYTES)",
+    )
     args = p.parse_args(argv)
     return ServerSettings.model_validate(
         {
@@ -63,6 +76,8 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
             "api_key": args.api_key,
             "gpu_layers": args.gpu_layers,
             "threads": args.threads,
+            "n_predict": args.n_predict,
+            "max_body_bytes": args.max_body_bytes,
         }
     )
 

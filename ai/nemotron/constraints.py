@@ -18,6 +18,7 @@ from typing import Any, Literal
 import jsonschema
 
 from ai.nemotron.errors import ConstraintError
+from ai.nemotron.json_values import find_unsound_value
 
 ConstraintKind = Literal["json_schema", "json_object", "grammar", "regex", "choice"]
 
@@ -34,8 +35,11 @@ def _schema(value: Any, where: str) -> dict[str, Any]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ConstraintError(f"{where}: not valid JSON: {exc}") from exc
+        bad = find_unsound_value(value)  # the request body was checked, but not this JSON inside a string
+        if bad is not None:
+            raise ConstraintError(f"{where}: at {bad[0]}: {bad[1]}")
     if isinstance(value, bool):
         value = {} if value else {"not": {}}
     if not isinstance(value, dict):
@@ -44,6 +48,8 @@ def _schema(value: Any, where: str) -> dict[str, Any]:
         jsonschema.validators.validator_for(value).check_schema(value)
     except jsonschema.SchemaError as exc:
         raise ConstraintError(f"{where}: invalid JSON schema: {exc.message}") from exc
+    except RecursionError as exc:  # a "pattern" regex nested too deeply for Python's regex parser
+        raise ConstraintError(f"{where}: the schema nests too deeply") from exc
     return value
 
 
@@ -60,6 +66,8 @@ def _regex(value: Any, where: str) -> str:
         re.compile(value)
     except re.error as exc:
         raise ConstraintError(f"{where}: invalid regular expression: {exc}") from exc
+    except RecursionError as exc:
+        raise ConstraintError(f"{where}: groups nest too deeply") from exc
     return value
 
 

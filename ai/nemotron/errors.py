@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+MAX_MESSAGE_CHARS = 2000  # an error quotes a little of the input, never all of it
+
 
 class ServerError(Exception):
     """An error the HTTP layer turns into llama.cpp's error body with the matching status."""
@@ -16,7 +18,12 @@ class ServerError(Exception):
         self.error_type = error_type or self.error_type
 
     def body(self) -> dict[str, object]:
-        return {"error": {"code": self.status_code, "message": self.message, "type": self.error_type}}
+        message = self.message
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS] + "... (cut)"
+        # lone surrogates (never valid in a reply) written as \udXXX escapes
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+        return {"error": {"code": self.status_code, "message": message, "type": self.error_type}}
 
 
 class InvalidRequestError(ServerError):
@@ -33,6 +40,18 @@ class ContextOverflowError(ServerError):
 
 class ConstraintError(InvalidRequestError):
     """A structured-output constraint the engine cannot enforce: never answered free-form."""
+
+
+class PayloadTooLargeError(ServerError):
+    status_code = 413
+    error_type = "invalid_request_error"
+
+
+class ClientDisconnected(ServerError):
+    """The client went away before its answer was ready (the answer is never sent; nginx's 499)."""
+
+    status_code = 499
+    error_type = "client_disconnected"
 
 
 class AuthenticationError(ServerError):

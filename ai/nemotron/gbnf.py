@@ -48,6 +48,35 @@ def literal(text: str) -> str:
     return '"' + "".join(_char(ord(c)) for c in text) + '"'
 
 
+MAX_NESTING = 200  # parentheses inside parentheses; llama.cpp's recursive parser overflows its stack near 20,000
+
+
+def check_nesting(gbnf: str, what: str = "the grammar") -> None:
+    """Refuse a grammar whose groups nest deeper than :data:`MAX_NESTING` (outside literals and classes).
+
+    llama.cpp parses groups recursively in C++: tens of thousands of ``(`` overflow the stack and kill
+    the process, which no exception handler can catch.
+    """
+    depth, i, n = 0, 0, len(gbnf)
+    while i < n:
+        c = gbnf[i]
+        if c in '"[':
+            close = '"' if c == '"' else "]"
+            i += 1
+            while i < n and gbnf[i] != close:
+                i += 2 if gbnf[i] == "\\" else 1
+        elif c == "#":
+            while i < n and gbnf[i] != "\n":
+                i += 1
+        elif c == "(":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ConstraintError(f"{what} nests groups deeper than {MAX_NESTING} levels")
+        elif c == ")":
+            depth = max(0, depth - 1)
+        i += 1
+
+
 def choice_grammar(choices: list[str]) -> str:
     """A grammar whose only sentences are the given strings."""
     return "root ::= " + " | ".join(literal(c) for c in choices) + "\n"
@@ -127,6 +156,11 @@ def regex_grammar(pattern: str) -> str:
         parsed = sre_parse.parse(pattern)
     except re.error as exc:
         raise ConstraintError(f"guided_regex: invalid regular expression: {exc}") from exc
+    except RecursionError as exc:  # Python's regex parser recurses once per nested group
+        raise ConstraintError("guided_regex: groups nest too deeply") from exc
     if parsed.state.flags & (re.IGNORECASE | re.DOTALL | re.MULTILINE):
         raise ConstraintError("guided_regex: inline flags (?i), (?s), (?m) are not supported")
-    return f"root ::= {_sequence(parsed, True)}\n"
+    try:
+        return f"root ::= {_sequence(parsed, True)}\n"
+    except RecursionError as exc:
+        raise ConstraintError("guided_regex: groups nest too deeply") from exc

@@ -102,7 +102,9 @@ def run_completion(
 ) -> CompletionResult:
     """Generate from ``prompt_tokens`` on ``slot``; ``n_predict < 0`` means until EOS or the context ends.
 
-    ``on_text`` receives each piece of content as soon as it is final (for streaming).
+    ``on_text`` receives each piece of content as soon as it is final (for streaming). ``cancelled`` set
+    (the client went away) stops the loop before the next token, and the engine between prompt batches;
+    the result then has ``stop_type="none"``.
     """
     stops = [s for s in stop if s]
     room = engine.n_ctx - len(prompt_tokens)
@@ -116,7 +118,7 @@ def run_completion(
     started = time.perf_counter()
     first_token_at = started
 
-    iterator = slot.generate(prompt_tokens, params, constraint) if limit > 0 else iter(())
+    iterator = slot.generate(prompt_tokens, params, constraint, cancelled) if limit > 0 else iter(())
     try:
         for token in iterator:
             if not tokens and stop_type == "none":
@@ -137,7 +139,7 @@ def run_completion(
                 stop_type = "limit"
                 break
             if cancelled is not None and cancelled.is_set():
-                break
+                break  # stop_type stays "none": nobody is waiting for the rest
             if on_text is not None:
                 safe = len(text) - _held_back(text, stops)
                 if safe > emitted:

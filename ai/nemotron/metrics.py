@@ -20,6 +20,9 @@ class ServerMetrics:
         self.cached_tokens = Counter("llamacpp:prompt_tokens_cached", "Prompt tokens reused from cache.", registry=r)
         self.requests = Counter("llamacpp:requests", "Completed generation requests.", ["stop_type"], registry=r)
         self.errors = Counter("llamacpp:request_errors", "Requests answered with an error.", ["type"], registry=r)
+        self.cancelled = Counter(
+            "llamacpp:requests_cancelled", "Generations stopped because their client disconnected.", registry=r
+        )
         self.prompt_tps = Gauge("llamacpp:prompt_tokens_seconds", "Latest prompt throughput (tokens/s).", registry=r)
         self.predicted_tps = Gauge(
             "llamacpp:predicted_tokens_seconds", "Latest generation throughput (tokens/s).", registry=r

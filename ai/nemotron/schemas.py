@@ -1,23 +1,44 @@
 """Request bodies of the llama.cpp server API and its OpenAI-compatible endpoints.
 
-Unknown fields are accepted and ignored, as llama-server does. Structured-output fields are read from
-the raw body by ai.nemotron.constraints (they come in many shapes), not here.
+Every top-level body is checked whole before any field is read (ai.nemotron.json_values): a lone
+surrogate in any string or key, a number that is not finite (``NaN``, ``Infinity``, ``1e999``), or nesting
+deeper than 64 levels is a 400 naming the field, wherever it is, including fields the server only
+passes on (constraints, unknown extras). Each number then has bounds the engines can take (C ``int32`` and
+``uint32`` where llama.cpp stores them). Unknown fields are accepted and ignored, as llama-server does.
+Structured-output fields are declared for the API description; ai.nemotron.constraints reads them from the
+checked body, because they come in many shapes.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from ai.nemotron.engines.base import SamplingParams
+from ai.nemotron.engines.base import INT32_MAX, SEED_MAX, SEED_MIN, SamplingParams
+from ai.nemotron.json_values import find_unsound_value, printable
+
+TokenId = Annotated[int, Field(ge=0, le=INT32_MAX)]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
 
-def _stops(value: Any) -> list[str]:
+class _Body(_Request):
+    """A whole request body: checked for unsound values anywhere before its fields are validated."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sound(cls, data: Any) -> Any:
+        bad = find_unsound_value(data)
+        if bad is not None:
+            raise PydanticCustomError("unsound_value", "{reason}", {"field": bad[0], "reason": bad[1]})
+        return data
+
+
+def _stops(value: Any) -> Any:
     if value is None:
         return []
     if isinstance(value, str):
@@ -25,13 +46,33 @@ def _stops(value: Any) -> list[str]:
     return value
 
 
-class _Sampling(_Request):
+class _Constraints(_Body):
+    """Structured-output fields (read by ai.nemotron.constraints; declared here for the API description)."""
+
+    json_schema: dict[str, Any] | bool | str | None = Field(default=None, description="llama.cpp: a JSON schema")
+    grammar: str | None = Field(default=None, description="llama.cpp: a GBNF grammar")
+    response_format: dict[str, Any] | None = Field(
+        default=None, description="OpenAI: {type: text | json_object | json_schema, ...}"
+    )
+    nvext: dict[str, Any] | None = Field(
+        default=None, description="NVIDIA NIM: {guided_json | guided_choice | guided_regex | guided_grammar}"
+    )
+    guided_json: Any = Field(default=None, description="vLLM: a JSON schema")
+    guided_choice: list[str] | None = Field(default=None, description="vLLM: the answer is one of these strings")
+    guided_regex: str | None = Field(default=None, description="vLLM: the answer matches this regex whole")
+    guided_grammar: str | None = Field(default=None, description="vLLM: a GBNF grammar")
+    structured_outputs: dict[str, Any] | None = Field(
+        default=None, description="vLLM: {json | choice | regex | grammar}"
+    )
+
+
+class _Sampling(_Constraints):
     temperature: float = Field(default=0.8, ge=0.0)
-    top_k: int = Field(default=40, ge=0)
+    top_k: int = Field(default=40, ge=0, le=INT32_MAX)
     top_p: float = Field(default=0.95, ge=0.0, le=1.0)
     min_p: float = Field(default=0.05, ge=0.0, le=1.0)
     repeat_penalty: float = Field(default=1.0, gt=0.0)
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=SEED_MIN, le=SEED_MAX, description="-1 (or any negative): random")
     stop: list[str] = Field(default_factory=list)
     stream: bool = False
     cache_prompt: bool = True
@@ -53,15 +94,15 @@ class _Sampling(_Request):
 class CompletionRequest(_Sampling):
     """POST /completion (llama.cpp's native endpoint)."""
 
-    prompt: str | list[int]
-    n_predict: int = Field(default=-1, ge=-1, validation_alias=AliasChoices("n_predict", "max_tokens"))
+    prompt: str | list[TokenId]
+    n_predict: int = Field(default=-1, ge=-1, le=INT32_MAX, validation_alias=AliasChoices("n_predict", "max_tokens"))
 
 
 class OpenAICompletionRequest(_Sampling):
     """POST /v1/completions."""
 
-    prompt: str | list[int]  # OpenAI's list of prompts is accepted with one string in it
-    max_tokens: int | None = Field(default=None, ge=0)
+    prompt: str | list[TokenId]  # OpenAI's list of prompts is accepted with one string in it
+    max_tokens: int | None = Field(default=None, ge=0, le=INT32_MAX)
     n: int = Field(default=1, ge=1, le=1)
     stream_options: dict[str, Any] | None = None
 
@@ -75,18 +116,23 @@ class OpenAICompletionRequest(_Sampling):
         return value
 
 
+class ContentPart(_Request):
+    type: str
+    text: str | None = None
+
+
 class ChatMessage(_Request):
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
 
     def text(self) -> str:
         if self.content is None or isinstance(self.content, str):
             return self.content or ""
         parts = []
         for part in self.content:
-            if part.get("type") != "text" or not isinstance(part.get("text"), str):
-                raise ValueError(f"unsupported content part type {part.get('type')!r}: only 'text'")
-            parts.append(part["text"])
+            if part.type != "text" or part.text is None:
+                raise ValueError(f"unsupported content part type {printable(part.type)!r}: only 'text'")
+            parts.append(part.text)
         return "".join(parts)
 
 
@@ -95,17 +141,38 @@ class ChatCompletionRequest(_Sampling):
 
     messages: list[ChatMessage] = Field(min_length=1)
     max_tokens: int | None = Field(
-        default=None, ge=0, validation_alias=AliasChoices("max_completion_tokens", "max_tokens")
+        default=None, ge=0, le=INT32_MAX, validation_alias=AliasChoices("max_completion_tokens", "max_tokens")
     )
     n: int = Field(default=1, ge=1, le=1)
     stream_options: dict[str, Any] | None = None
 
 
-class TokenizeRequest(_Request):
+class TokenizeRequest(_Body):
     content: str
     add_special: bool = False
     with_pieces: bool = False
 
 
-class DetokenizeRequest(_Request):
-    tokens: list[int]
+class DetokenizeRequest(_Body):
+    tokens: list[TokenId]
+
+
+class ErrorDetail(BaseModel):
+    code: int
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer, in llama.cpp server's shape."""
+
+    error: ErrorDetail
+
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    CompletionRequest,
+    OpenAICompletionRequest,
+    ChatCompletionRequest,
+    TokenizeRequest,
+    DetokenizeRequest,
+)

@@ -2,11 +2,22 @@
 
 The model loads in the background after start-up; until it is ready /health answers 503 "Loading model"
 (and every generation endpoint 503 too), exactly like llama-server.
+
+Bad input is a 4xx in llama.cpp's error shape, never a 5xx: the body is read with a size limit and parsed
+here (not by FastAPI, so that any content type is taken, as llama-server does), checked whole by the
+request models (ai.nemotron.schemas), and an input the engine refuses (a grammar, a schema) is a 400. The
+error replies themselves are ASCII JSON, so no input can make them fail to encode.
+
+Generation runs in a worker thread, token by token. While it runs, the request watches its connection:
+when the client goes away (a timeout, a closed stream) the worker stops before its next token (or its
+next prompt batch) and the slot is free again at once; a request still queued for a slot leaves the queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import threading
@@ -18,32 +29,40 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ai.nemotron.chat import render_chat
 from ai.nemotron.constraints import constraint_from_request
 from ai.nemotron.engines.base import Engine, SamplingParams
 from ai.nemotron.errors import (
     AuthenticationError,
+    ClientDisconnected,
     ContextOverflowError,
     InvalidRequestError,
+    PayloadTooLargeError,
     ServerError,
     UnavailableError,
 )
 from ai.nemotron.generation import CompletionResult, run_completion
 from ai.nemotron.metrics import ServerMetrics
 from ai.nemotron.schemas import (
+    REQUEST_MODELS,
     ChatCompletionRequest,
     CompletionRequest,
     DetokenizeRequest,
+    ErrorBody,
     OpenAICompletionRequest,
     TokenizeRequest,
 )
 from ai.nemotron.settings import ServerSettings
-from ai.nemotron.slots import SlotPool, run_in_thread
+from ai.nemotron.slots import Abandoned, SlotPool, run_in_thread
 
 log = logging.getLogger("ai.nemotron")
 
@@ -80,10 +99,21 @@ class ServerState:
             raise UnavailableError(f"Model failed to load: {self.load_error}")
 
 
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none", "list", "dict"})
+
+
+def _field_path(loc: Sequence[int | str]) -> str:
+    """A pydantic location as a dotted field path, without the type tags of union members
+    (``prompt.list[constrained-int].1`` is ``prompt.1``)."""
+    parts = [str(p) for p in loc if isinstance(p, int) or not (p in _TYPE_TAGS or "[" in p or "-" in p)]
+    return ".".join(parts)
+
+
 def _field_error(errors: Sequence[Any]) -> InvalidRequestError:
-    """The first validation error as llama.cpp's 400, naming the field."""
-    err = errors[0]
-    where = ".".join(str(p) for p in err["loc"]) or "body"
+    """A validation error as llama.cpp's 400, naming the field: the whole-body check names it in its
+    context; otherwise the deepest error wins (in a union, the member that got furthest)."""
+    err = max(errors, key=lambda e: len(e["loc"]))
+    where = (err.get("ctx") or {}).get("field") or _field_path(err["loc"]) or "body"
     return InvalidRequestError(f"invalid field '{where}': {err['msg']}")
 
 
@@ -91,17 +121,41 @@ def _parse(model: type[BaseModel], body: Any) -> Any:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise _field_error(exc.errors()) from exc
+        raise _field_error(exc.errors(include_input=False)) from exc
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
+async def _json_body(request: Request, limit: int) -> dict[str, Any]:
+    """The request body as a JSON object, whatever its content type; at most ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"the request body has {int(declared)} bytes; the limit is {limit}")
+    raw = bytearray()
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > limit:
+                raise PayloadTooLargeError(f"the request body is over the limit of {limit} bytes")
+    except ClientDisconnect as exc:
+        raise ClientDisconnected("the client disconnected while sending the request body") from exc
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of over 4300 digits
         raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidRequestError("request body is not valid JSON: it nests too deeply") from exc
     if not isinstance(body, dict):
         raise InvalidRequestError("request body must be a JSON object")
     return body
+
+
+async def _wait_disconnected(request: Request) -> None:
+    """Return once the client has gone away (call after the body has been read whole).
+
+    The ASGI server answers ``receive()`` with ``http.disconnect`` as soon as the connection is lost
+    (and after the response is complete, by which time nobody waits here any more).
+    """
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _sse(payload: dict[str, Any] | str) -> bytes:
@@ -121,9 +175,11 @@ class Generation:
         params: SamplingParams,
         body: dict[str, Any],
         cache_prompt: bool = True,
+        request: Request | None = None,
     ) -> None:
         engine = state.engine
         self.state = state
+        self.request = request
         if isinstance(prompt, str):
             self.tokens = engine.tokenize(prompt, add_special=True, parse_special=True)
         else:
@@ -138,18 +194,54 @@ class Generation:
                 f"the request exceeds the available context size: the prompt has {len(self.tokens)} tokens "
                 f"and the context holds {engine.n_ctx}; shorten the prompt or raise --ctx-size"
             )
-        cap = getattr(engine, "max_new_tokens", None)
-        self.n_predict = n_predict if cap is None or 0 <= n_predict <= cap else cap
+        self.n_predict = n_predict
+        for cap in (getattr(engine, "max_new_tokens", None), state.settings.n_predict):
+            if cap is not None and cap >= 0 and not 0 <= self.n_predict <= cap:
+                self.n_predict = cap
         self.stop = stop
         self.params = params
         self.cache_prompt = cache_prompt
         constraint = constraint_from_request(body)
         self.compiled = engine.compile_constraint(constraint) if constraint is not None else None
-        self.cancelled = threading.Event()
+        self.cancelled = threading.Event()  # set: the worker stops before its next token
+        self.client_gone = False
+        self._wake: asyncio.Task[None] | None = None
 
     async def run(self, on_text: Callable[[str], None] | None = None) -> CompletionResult:
+        """Generate; raises ClientDisconnected when the client left first (the slot is free by then)."""
         started = time.perf_counter()
-        async with self.state.pool.acquire(self.tokens) as slot:
+        watcher = asyncio.create_task(self._watch_client()) if self.request is not None else None
+        try:
+            result = await self._generate(on_text)
+        except Abandoned:
+            result = None
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+        if result is not None:
+            self.state.metrics.observe(result, time.perf_counter() - started)
+        if self.client_gone:
+            self.state.metrics.cancelled.inc()
+            done = 0 if result is None else result.tokens_predicted
+            raise ClientDisconnected(f"the client disconnected; generation stopped after {done} tokens")
+        assert result is not None  # Abandoned is raised only for a client that is gone
+        return result
+
+    def abandon(self) -> None:
+        """The client is gone: the worker stops before its next token, a queued request leaves the queue."""
+        if self.client_gone:
+            return
+        self.client_gone = True
+        self.cancelled.set()
+        self._wake = asyncio.get_running_loop().create_task(self.state.pool.wake())
+
+    async def _watch_client(self) -> None:
+        assert self.request is not None
+        await _wait_disconnected(self.request)
+        self.abandon()
+
+    async def _generate(self, on_text: Callable[[str], None] | None) -> CompletionResult:
+        async with self.state.pool.acquire(self.tokens, self.cancelled.is_set) as slot:
             if not self.cache_prompt:
                 slot.cached_tokens = []
 
@@ -166,9 +258,7 @@ class Generation:
                     on_text=on_text,
                 )
 
-            result = await run_in_thread(work, self.cancelled)
-        self.state.metrics.observe(result, time.perf_counter() - started)
-        return result
+            return await run_in_thread(work, self.cancelled)
 
     def stream(
         self, final: Callable[[CompletionResult], list[dict[str, Any] | str]], piece: Callable[[str], dict[str, Any]]
@@ -191,12 +281,16 @@ class Generation:
                 except ServerError as exc:
                     yield _sse(exc.body())
                     return
+                except Exception as exc:  # the status line is sent: the error can only be an event
+                    log.exception("generation failed mid-stream")
+                    yield _sse(_internal_error(exc).body())
+                    return
                 for event in final(result):
                     yield _sse(event)
             finally:
-                if not task.done():
-                    self.cancelled.set()
-                    task.cancel()
+                if not task.done():  # the server stopped the stream: its client is gone
+                    self.abandon()  # the task ends at the next token, counts as cancelled, frees the slot
+                    task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -244,8 +338,70 @@ def _usage(result: CompletionResult) -> dict[str, int]:
     }
 
 
+def _internal_error(exc: BaseException) -> ServerError:
+    return ServerError(f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _error_response(exc: ServerError) -> Response:
+    """llama.cpp's error body as ASCII JSON: nothing in a message (it may quote input) can fail to encode."""
+    return Response(json.dumps(exc.body()), status_code=exc.status_code, media_type="application/json")
+
+
+class ApiKeyMiddleware:
+    """``Authorization: Bearer KEY`` (or ``X-Api-Key``) on every path but the public ones (pure ASGI: it
+    leaves ``receive`` alone, so that a generation can see its client disconnect)."""
+
+    def __init__(self, app: ASGIApp, key: str, on_refused: Callable[[], None]) -> None:
+        self.app = app
+        self.key = hashlib.sha256(key.encode()).digest()
+        self.on_refused = on_refused
+
+    def _matches(self, given: bytes) -> bool:
+        """Compared as SHA-256 digests: equal lengths, so the time taken tells nothing about the key."""
+        return hmac.compare_digest(hashlib.sha256(given).digest(), self.key)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in PUBLIC_PATHS:
+            headers = dict(scope["headers"])
+            bearer = headers.get(b"authorization", b"").removeprefix(b"Bearer ").strip()
+            other = headers.get(b"x-api-key", b"")
+            if not (self._matches(bearer) | self._matches(other)):
+                self.on_refused()
+                await _error_response(AuthenticationError("Invalid API Key"))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": what}
+    for code, what in (
+        (400, "Invalid request (the message names the field)"),
+        (401, "Missing or wrong API key (with --api-key)"),
+        (413, "Request body over the limit"),
+        (503, "The model is loading or failed to load"),
+    )
+}
+
+
+def _body(model: type[BaseModel], streams: bool = False) -> dict[str, Any]:
+    """FastAPI route options that describe a request body read by the route itself, and its answers."""
+    ok: dict[str, Any] = {"description": "The answer (server-sent events when 'stream' is true)"}
+    if streams:
+        ok["content"] = {"application/json": {}, "text/event-stream": {}}
+    return {
+        "openapi_extra": {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+            }
+        },
+        "responses": {200: ok, **_ERRORS},
+    }
+
+
 def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     state = ServerState(engine, settings)
+    limit = settings.max_body_bytes
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -257,27 +413,30 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     app.state.server = state
 
     @app.exception_handler(ServerError)
-    async def server_error(request: Request, exc: ServerError) -> JSONResponse:
+    async def server_error(request: Request, exc: ServerError) -> Response:
         state.metrics.errors.labels(exc.error_type).inc()
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+        return _error_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
         return await server_error(request, ServerError(str(exc.detail), exc.status_code, kind))
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         return await server_error(request, _field_error(exc.errors()))
 
-    @app.middleware("http")
-    async def api_key(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        key = settings.api_key
-        if key and request.url.path not in PUBLIC_PATHS:
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if given != key and request.headers.get("x-api-key") != key:
-                return await server_error(request, AuthenticationError("Invalid API Key"))
-        return await call_next(request)
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return await server_error(request, _internal_error(exc))
+
+    if settings.api_key:
+        app.add_middleware(
+            ApiKeyMiddleware,
+            key=settings.api_key,
+            on_refused=lambda: state.metrics.errors.labels(AuthenticationError.error_type).inc(),
+        )
 
     @app.get("/health")
     @app.get("/v1/health")
@@ -332,10 +491,10 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             ],
         }
 
-    @app.post("/tokenize")
+    @app.post("/tokenize", **_body(TokenizeRequest))
     async def tokenize(request: Request) -> dict[str, Any]:
         state.require_ready()
-        req: TokenizeRequest = _parse(TokenizeRequest, await _json_body(request))
+        req: TokenizeRequest = _parse(TokenizeRequest, await _json_body(request, limit))
         tokens = engine.tokenize(req.content, add_special=req.add_special, parse_special=True)
         if not req.with_pieces:
             return {"tokens": tokens}
@@ -349,22 +508,22 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             pieces.append({"id": t, "piece": piece})
         return {"tokens": pieces}
 
-    @app.post("/detokenize")
+    @app.post("/detokenize", **_body(DetokenizeRequest))
     async def detokenize(request: Request) -> dict[str, str]:
         state.require_ready()
-        req: DetokenizeRequest = _parse(DetokenizeRequest, await _json_body(request))
+        req: DetokenizeRequest = _parse(DetokenizeRequest, await _json_body(request, limit))
         bad = [t for t in req.tokens if not 0 <= t < engine.vocab_size]
         if bad:
             raise InvalidRequestError(f"token id {bad[0]} is out of range 0..{engine.vocab_size - 1}")
         return {"content": engine.detokenize(req.tokens)}
 
-    @app.post("/completion")
-    @app.post("/completions")
+    @app.post("/completion", **_body(CompletionRequest, streams=True))
+    @app.post("/completions", **_body(CompletionRequest, streams=True))
     async def completion(request: Request) -> Response:
         state.require_ready()
-        body = await _json_body(request)
+        body = await _json_body(request, limit)
         req: CompletionRequest = _parse(CompletionRequest, body)
-        gen = Generation(state, req.prompt, req.n_predict, req.stop, req.sampling(), body, req.cache_prompt)
+        gen = Generation(state, req.prompt, req.n_predict, req.stop, req.sampling(), body, req.cache_prompt, request)
         if req.stream:
             return gen.stream(
                 final=lambda r: [{**_completion_body(r, state, req), "content": ""}],
@@ -372,13 +531,13 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             )
         return JSONResponse(_completion_body(await gen.run(), state, req))
 
-    @app.post("/v1/completions")
+    @app.post("/v1/completions", **_body(OpenAICompletionRequest, streams=True))
     async def openai_completion(request: Request) -> Response:
         state.require_ready()
-        body = await _json_body(request)
+        body = await _json_body(request, limit)
         req: OpenAICompletionRequest = _parse(OpenAICompletionRequest, body)
         n_predict = -1 if req.max_tokens is None else req.max_tokens
-        gen = Generation(state, req.prompt, n_predict, req.stop, req.sampling(), body, req.cache_prompt)
+        gen = Generation(state, req.prompt, n_predict, req.stop, req.sampling(), body, req.cache_prompt, request)
         ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
 
         def envelope(choices: list[dict[str, Any]]) -> dict[str, Any]:
@@ -407,11 +566,11 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             }
         )
 
-    @app.post("/v1/chat/completions")
-    @app.post("/chat/completions")
+    @app.post("/v1/chat/completions", **_body(ChatCompletionRequest, streams=True))
+    @app.post("/chat/completions", **_body(ChatCompletionRequest, streams=True))
     async def chat_completion(request: Request) -> Response:
         state.require_ready()
-        body = await _json_body(request)
+        body = await _json_body(request, limit)
         req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
         try:
             messages = [{"role": m.role, "content": m.text()} for m in req.messages]
@@ -419,7 +578,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             raise InvalidRequestError(f"messages: {exc}") from exc
         prompt = render_chat(messages, engine.chat_template, engine.special_tokens)
         n_predict = -1 if req.max_tokens is None else req.max_tokens
-        gen = Generation(state, prompt, n_predict, req.stop, req.sampling(), body, req.cache_prompt)
+        gen = Generation(state, prompt, n_predict, req.stop, req.sampling(), body, req.cache_prompt, request)
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
         def envelope(kind: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
@@ -465,4 +624,16 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    def openapi() -> dict[str, Any]:
+        """FastAPI's description plus the request models the routes name (they read their bodies themselves)."""
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            _, defs = models_json_schema(
+                [(model, "validation") for model in REQUEST_MODELS], ref_template="#/components/schemas/{model}"
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

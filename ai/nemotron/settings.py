@@ -39,3 +39,5 @@ class ServerSettings(BaseSettings):
     api_key: str | None = None
     gpu_layers: int = Field(default=0, ge=-1)
     threads: int | None = Field(default=None, ge=1)
+    n_predict: int = Field(default=-1, ge=-1)  # most tokens one request may generate; -1: no limit
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)

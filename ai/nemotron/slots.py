@@ -2,7 +2,8 @@
 
 A request gets the free slot whose cache shares the longest prefix with its prompt (what llama-server
 does), so the analyzer's static system prompt stays cached. A slot goes back to the pool only once its
-worker thread has finished, even if the client went away, so two requests never touch one cache.
+worker thread has finished, even if the client went away, so two requests never touch one cache. A request
+whose client leaves while it waits for a slot leaves the queue at once (``acquire``'s ``abandoned``).
 """
 
 from __future__ import annotations
@@ -30,13 +31,22 @@ class SlotPool:
         return len(self.slots) - len(self._free)
 
     @asynccontextmanager
-    async def acquire(self, prompt_tokens: list[int]) -> AsyncIterator[EngineSlot]:
+    async def acquire(
+        self, prompt_tokens: list[int], abandoned: Callable[[], bool] = lambda: False
+    ) -> AsyncIterator[EngineSlot]:
+        """The free slot sharing the longest prefix with ``prompt_tokens``; waits while all are busy.
+
+        Raises :class:`Abandoned` instead when ``abandoned()`` turns true first (call :meth:`wake` after
+        making it true, so that the waiter looks again).
+        """
         async with self._cond:
             self.deferred += 1
             try:
-                await self._cond.wait_for(lambda: bool(self._free))
+                await self._cond.wait_for(lambda: bool(self._free) or abandoned())
             finally:
                 self.deferred -= 1
+            if abandoned():
+                raise Abandoned
             slot = max(self._free, key=lambda s: s.common_prefix(prompt_tokens))
             self._free.remove(slot)
         try:
@@ -44,7 +54,16 @@ class SlotPool:
         finally:
             async with self._cond:
                 self._free.append(slot)
-                self._cond.notify()
+                self._cond.notify_all()  # a woken waiter may be abandoned: let every waiter look
+
+    async def wake(self) -> None:
+        """Make waiting requests check whether they were abandoned."""
+        async with self._cond:
+            self._cond.notify_all()
+
+
+class Abandoned(Exception):
+    """The request was abandoned (its client left) while it waited for a slot."""
 
 
 async def run_in_thread(fn: Callable[[], T], cancelled: threading.Event) -> T:

@@ -8,24 +8,31 @@ it in worker threads.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ai.nemotron.constraints import Constraint
+
+INT32_MAX = 2**31 - 1  # llama.cpp keeps token counts, top_k and token ids in int32_t
+SEED_MAX = 2**32 - 1  # llama.cpp's seed is a uint32_t
+SEED_MIN = -(2**63)
 
 
 class SamplingParams(BaseModel):
     """Sampling settings with llama-server's defaults. ``temperature <= 0`` means greedy."""
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     temperature: float = Field(default=0.8, ge=0.0)
-    top_k: int = Field(default=40, ge=0)
+    top_k: int = Field(default=40, ge=0, le=INT32_MAX)
     top_p: float = Field(default=0.95, ge=0.0, le=1.0)
     min_p: float = Field(default=0.05, ge=0.0, le=1.0)
     repeat_penalty: float = Field(default=1.0, gt=0.0)
-    seed: int | None = None  # None (or -1 at the API) draws a random seed
+    seed: int | None = Field(default=None, ge=0, le=SEED_MAX)  # None (or negative at the API): a random seed
 
 
 class EngineSlot(ABC):
@@ -45,12 +52,20 @@ class EngineSlot(ABC):
         return n
 
     @abstractmethod
-    def generate(self, prompt_tokens: list[int], params: SamplingParams, constraint: Any | None) -> Iterator[int]:
+    def generate(
+        self,
+        prompt_tokens: list[int],
+        params: SamplingParams,
+        constraint: Any | None,
+        cancelled: threading.Event | None = None,
+    ) -> Iterator[int]:
         """Evaluate the prompt (reusing the cached prefix) and yield sampled token ids, forever.
 
         The caller stops iterating on end-of-generation, a stop string, or its token limit.
         ``constraint`` is whatever :meth:`Engine.compile_constraint` returned; every yielded token is
-        allowed by it. The slot's ``cached_tokens`` must describe its KV cache once iteration ends.
+        allowed by it, and a constraint that allows no token at all is a ConstraintError, never a guess.
+        ``cancelled`` set (the client went away) ends the iteration early, between two prompt batches too.
+        The slot's ``cached_tokens`` must describe its KV cache once iteration ends.
         """
 
 

@@ -291,9 +291,12 @@ def apply_repeat_penalty(logits: torch.Tensor, recent: list[int], penalty: float
     if penalty == 1.0 or not recent:
         return logits
     ids = torch.tensor(sorted(set(recent)), dtype=torch.long)
-    picked = logits[ids]
+    picked = logits[ids].double()  # float32 would turn an extreme penalty (1e-300, 1e300) into 0 or inf
+    penalised = torch.where(picked > 0, picked / penalty, picked * penalty)
+    limit = torch.finfo(logits.dtype).max
+    penalised = torch.where(torch.isinf(picked), picked, penalised.clamp(-limit, limit))  # masked stays masked
     logits = logits.clone()
-    logits[ids] = torch.where(picked > 0, picked / penalty, picked * penalty)
+    logits[ids] = penalised.to(logits.dtype)
     return logits
 
 
@@ -313,7 +316,9 @@ def sample_token(logits: torch.Tensor, params: SamplingParams, generator: torch.
     if params.min_p > 0:
         probs = torch.softmax(logits, dim=-1)
         logits[probs < params.min_p * probs.max()] = float("-inf")
-    probs = torch.softmax(logits / params.temperature, dim=-1)
+    # In float64 and from the best logit down: any positive temperature (5e-324 or 1e308) gives probabilities.
+    scaled = (logits.double() - logits.max().double()) / params.temperature
+    probs = torch.softmax(scaled, dim=-1)
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
@@ -339,7 +344,10 @@ class _Guide:
         stopped = self._matcher.is_stopped()
         allowed = self._end_mask if stopped else _allowed_tokens(self._matcher, self._n_vocab)
         if not bool(allowed.any()):
-            raise ServerError(f"structured output: the grammar allows no next token ({self._matcher.get_error()})")
+            raise ConstraintError(
+                f"structured output: the grammar allows no token this model can produce next "
+                f"({self._matcher.get_error()})"
+            )
         return logits.masked_fill(~allowed, float("-inf"))
 
     def advance(self, token: int) -> None:
@@ -589,7 +597,13 @@ class HFSlot(EngineSlot):
         self._cache: Any = None  # created by the model on the first forward pass
         self.last_cache_n = 0  # prompt tokens reused from the cache by the latest generate()
 
-    def generate(self, prompt_tokens: list[int], params: SamplingParams, constraint: Any | None) -> Iterator[int]:
+    def generate(
+        self,
+        prompt_tokens: list[int],
+        params: SamplingParams,
+        constraint: Any | None,
+        cancelled: threading.Event | None = None,
+    ) -> Iterator[int]:
         """Prepare the cache and the grammar now; evaluate and sample lazily, token by token.
 
         The iterator ends early only when the context is full, or after the end-of-generation token that
@@ -603,14 +617,21 @@ class HFSlot(EngineSlot):
             )
         guide = self._engine.new_guide(constraint) if constraint is not None else None
         self.last_cache_n = self._reuse_prefix(prompt_tokens)
-        return self._decode(prompt_tokens[self.last_cache_n :], list(prompt_tokens), params, guide)
+        return self._decode(prompt_tokens[self.last_cache_n :], list(prompt_tokens), params, guide, cancelled)
 
     def _decode(
-        self, pending: list[int], history: list[int], params: SamplingParams, guide: _Guide | None
+        self,
+        pending: list[int],
+        history: list[int],
+        params: SamplingParams,
+        guide: _Guide | None,
+        cancelled: threading.Event | None,
     ) -> Iterator[int]:
         generator = _generator(params.seed)
         while len(self.cached_tokens) + len(pending) <= self._engine.n_ctx:
-            logits = self._evaluate(pending)
+            logits = self._evaluate(pending, cancelled)
+            if logits is None:
+                return
             if guide is not None:
                 logits = guide.constrain(logits)
             logits = apply_repeat_penalty(logits, history[-REPEAT_LAST_N:], params.repeat_penalty)
@@ -646,10 +667,13 @@ class HFSlot(EngineSlot):
         self._cache = None
         self.cached_tokens = []
 
-    def _evaluate(self, tokens: list[int]) -> torch.Tensor:
-        """Run ``tokens`` through the model (in chunks); return the last position's logits on the CPU."""
+    def _evaluate(self, tokens: list[int], cancelled: threading.Event | None = None) -> torch.Tensor | None:
+        """Run ``tokens`` through the model (in chunks); return the last position's logits on the CPU,
+        or None when ``cancelled`` was set before a chunk."""
         logits = torch.empty(0)
         for start in range(0, len(tokens), PREFILL_CHUNK):
+            if cancelled is not None and cancelled.is_set():
+                return None
             logits = self._forward(tokens[start : start + PREFILL_CHUNK])
         return logits
 

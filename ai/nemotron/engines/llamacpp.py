@@ -1,26 +1,32 @@
 """The default engine: llama.cpp in-process through llama-cpp-python, for any GGUF file.
 
 Each slot is its own ``llama_cpp.Llama`` context (the weights are memory-mapped once by the OS), so
-slots share nothing but read-only weights. Constraints compile to GBNF and run inside llama.cpp's own
-grammar sampler, so every sampled token is allowed by the grammar.
+slots share nothing but read-only weights. Constraints compile to GBNF and run in llama.cpp's own grammar
+sampler, which masks the candidates before the sampler chain draws, so every sampled token is allowed by
+the grammar; a grammar that allows none is a ConstraintError (llama.cpp itself would abort the process).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import llama_cpp
-from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+import numpy as np
+from llama_cpp._internals import LlamaSampler, LlamaTokenDataArray
+from llama_cpp.llama_grammar import JSON_GBNF
 
 from ai.nemotron.constraints import Constraint
 from ai.nemotron.engines.base import Engine, EngineSlot, SamplingParams
 from ai.nemotron.engines.llamacpp_schema import schema_grammar
 from ai.nemotron.errors import ConstraintError
-from ai.nemotron.gbnf import choice_grammar, regex_grammar
+from ai.nemotron.gbnf import check_nesting, choice_grammar, regex_grammar
 
 _FTYPE_NAMES = {
     value: name.removeprefix("LLAMA_FTYPE_").removeprefix("MOSTLY_")
@@ -29,33 +35,105 @@ _FTYPE_NAMES = {
 }
 
 
+@dataclass(frozen=True)
+class CompiledGrammar:
+    """A GBNF grammar llama.cpp has parsed once; each request gets a fresh sampler of it."""
+
+    gbnf: str
+
+
 class LlamaCppSlot(EngineSlot):
     def __init__(self, engine: LlamaCppEngine) -> None:
         super().__init__()
+        self.engine = engine
         self.llm = engine.new_context()
+        self._candidates = LlamaTokenDataArray(n_vocab=self.llm.n_vocab())
 
     def generate(
-        self, prompt_tokens: list[int], params: SamplingParams, constraint: LlamaGrammar | None
+        self,
+        prompt_tokens: list[int],
+        params: SamplingParams,
+        constraint: CompiledGrammar | None,
+        cancelled: threading.Event | None = None,
     ) -> Iterator[int]:
+        """llama-cpp-python's ``Llama.generate`` loop, with two differences.
+
+        The grammar is not in the sampler chain: llama.cpp's chain accepts whatever it drew, and the
+        grammar sampler throws a C++ exception (which aborts the process) on a token it does not allow,
+        which is what it draws when the grammar allows none. Here the grammar masks the candidates first,
+        and a grammar that leaves none is a ConstraintError. And the prompt is evaluated one batch at a
+        time (the same batches ``eval`` makes), so a cancelled request stops between batches.
+        """
         llm = self.llm
         reuse = self.common_prefix(prompt_tokens)
         self.last_cache_n = reuse
         llm.n_tokens = reuse  # eval() drops every cached position from here on
         self.cached_tokens = prompt_tokens[:reuse]
-        llm.set_seed(params.seed if params.seed is not None else random.randrange(2**31))
+        seed = params.seed if params.seed is not None else random.randrange(2**31)
+        chain = _sampler_chain(llm, params, seed)
+        grammar = self.engine.grammar_sampler(constraint.gbnf) if constraint is not None else None
         try:
-            yield from llm.generate(
-                prompt_tokens[reuse:],
-                top_k=params.top_k,
-                top_p=params.top_p,
-                min_p=params.min_p,
-                temp=params.temperature,
-                repeat_penalty=params.repeat_penalty,
-                reset=False,
-                grammar=constraint,
-            )
+            pending = prompt_tokens[reuse:]
+            while len(pending) > llm.n_batch:
+                if cancelled is not None and cancelled.is_set():
+                    return
+                llm.eval(pending[: llm.n_batch])
+                pending = pending[llm.n_batch :]
+            while True:
+                if cancelled is not None and cancelled.is_set():
+                    return
+                llm.eval(pending)
+                token = self._sample(chain, grammar)
+                yield token
+                pending = [token]
         finally:
+            chain.close()
+            if grammar is not None:
+                llama_cpp.llama_sampler_free(grammar)
             self.cached_tokens = [int(t) for t in llm.input_ids[: llm.n_tokens]]
+
+    def _sample(self, chain: LlamaSampler, grammar: llama_cpp.llama_sampler_p | None) -> int:
+        """What ``llama_sampler_sample`` does, with the grammar applied (and checked) before the chain."""
+        llm, cur = self.llm, self._candidates
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(cur.n_vocab,))
+        cur.copy_logits(logits)
+        cur_p = ctypes.byref(cur.candidates)
+        if grammar is not None:
+            llama_cpp.llama_sampler_apply(grammar, cur_p)
+            if not np.isfinite(cur.candidates_data.logit).any():
+                done = self.engine.detokenize(list(llm.input_ids[self.last_cache_n : llm.n_tokens]))
+                raise ConstraintError(
+                    "the grammar allows no token this model can produce next (after "
+                    f"{done[-40:]!r}): it needs text no token spells, or it has no end"
+                )
+        llama_cpp.llama_sampler_apply(chain.sampler, cur_p)
+        token = int(cur.candidates.data[cur.candidates.selected].id)
+        if grammar is not None:
+            llama_cpp.llama_sampler_accept(grammar, token)
+        chain.accept(token)
+        return token
+
+
+def _sampler_chain(llm: llama_cpp.Llama, params: SamplingParams, seed: int) -> LlamaSampler:
+    """``Llama._init_sampler``'s chain (llama-server's order and defaults), without the grammar."""
+    chain = LlamaSampler()
+    chain.add_penalties(
+        n_vocab=llm.n_vocab(),
+        penalty_last_n=llm.last_n_tokens_size,
+        penalty_repeat=params.repeat_penalty,
+        penalty_freq=0.0,
+        penalty_present=0.0,
+    )
+    if params.temperature == 0.0:
+        chain.add_greedy()
+    else:
+        chain.add_top_k(params.top_k)
+        chain.add_typical(1.0, 1)
+        chain.add_top_p(params.top_p, 1)
+        chain.add_min_p(params.min_p, 1)
+        chain.add_temp(params.temperature)
+        chain.add_dist(seed)
+    return chain
 
 
 class LlamaCppEngine(Engine):
@@ -123,7 +201,7 @@ class LlamaCppEngine(Engine):
 
         return {"bos_token": text(self.main.token_bos()), "eos_token": text(self.main.token_eos())}
 
-    def compile_constraint(self, constraint: Constraint) -> LlamaGrammar:
+    def compile_constraint(self, constraint: Constraint) -> CompiledGrammar:
         if constraint.kind == "json_schema":
             gbnf = schema_grammar(constraint.value)
         elif constraint.kind == "json_object":
@@ -134,16 +212,18 @@ class LlamaCppEngine(Engine):
             gbnf = regex_grammar(constraint.value)
         else:
             gbnf = constraint.value
-        self._check_grammar(gbnf, constraint.kind)
-        return LlamaGrammar.from_string(gbnf, verbose=False)
+        what = "the GBNF grammar" if constraint.kind == "grammar" else f"the {constraint.kind} constraint's grammar"
+        check_nesting(gbnf, what)
+        # llama.cpp returns no sampler for a grammar it cannot parse: find that out before decoding.
+        llama_cpp.llama_sampler_free(self.grammar_sampler(gbnf, what))
+        return CompiledGrammar(gbnf)
 
-    def _check_grammar(self, gbnf: str, kind: str) -> None:
-        """llama.cpp returns no sampler for a grammar it cannot parse: find that out before decoding."""
+    def grammar_sampler(self, gbnf: str, what: str = "the grammar") -> llama_cpp.llama_sampler_p:
+        """A new llama.cpp grammar sampler (the caller frees it), or a ConstraintError."""
         sampler = llama_cpp.llama_sampler_init_grammar(self.main._model.vocab, gbnf.encode(), b"root")
         if not sampler:
-            what = "the GBNF grammar" if kind == "grammar" else f"the {kind} constraint's grammar"
             raise ConstraintError(f"{what} failed to parse (llama.cpp GBNF syntax, with a 'root' rule)")
-        llama_cpp.llama_sampler_free(sampler)
+        return sampler
 
     def health_details(self) -> dict[str, Any]:
         gpu = bool(llama_cpp.llama_supports_gpu_offload())
