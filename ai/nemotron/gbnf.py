@@ -48,7 +48,8 @@ def literal(text: str) -> str:
     return '"' + "".join(_char(ord(c)) for c in text) + '"'
 
 
-MAX_NESTING = 200  # parentheses inside parentheses; llama.cpp's recursive parser overflows its stack near 20,000
+MAX_NESTING = 4096  # parentheses inside parentheses; llama.cpp's recursive parser overflows its stack near 20,000,
+# and a maxLength of n is n nested optional groups in llama.cpp's schema converter (the risk schema: 600)
 
 
 def check_nesting(gbnf: str, what: str = "the grammar") -> None:
