@@ -18,13 +18,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.faults import fuzz
-from bench.faults.procs import REPO_ROOT, Backend, LLMServer, PrivatePostgres, PrivateRedis, install_cleanup, stop_all
+from bench.faults.procs import (
+    REPO_ROOT,
+    Backend,
+    LLMServer,
+    PrivatePostgres,
+    PrivateRedis,
+    install_cleanup,
+    set_source_root,
+    stop_all,
+)
 from bench.faults.report import render_table
 from bench.faults.scenarios import SCENARIOS, Harness, Row, Scenario, run_stream_scenario
 
 LLM_PORT, FUZZ_LLM_PORT, FUZZ_BACKEND_PORT, DEAD_LLM_PORT = 18950, 18951, 18949, 18959
 PROXY_BACKEND_PORT, PROXY_LLM_PORT = 18960, 18961
 POSTGRES_PORT, REDIS_PORT = 15433, 16390
+FUZZ_LLM_CONTEXT = 256  # bounds what an out-of-range generation length costs
 FUZZ_NAMES = ("schemathesis/backend", "schemathesis/llm-server")
 
 # The backend's settings for the runs: short batch windows and a quick first retry so a run takes minutes;
@@ -50,6 +60,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--env", action="append", default=[], help="backend setting KEY=VALUE for every run")
     p.add_argument("--quick", action="store_true", help="a smoke test of the harness: streams and faults 1/4 as long")
     p.add_argument("--list", action="store_true", help="list the tests and exit")
+    p.add_argument(
+        "--source",
+        default=None,
+        help="run the servers from a clean export (git archive) of this commit instead of the working tree",
+    )
     p.add_argument("--out", type=Path, default=None, help="results folder (default var/faults/<UTC time>)")
     return p.parse_args(argv)
 
@@ -74,13 +89,29 @@ def selected(args: argparse.Namespace) -> tuple[list[Scenario], list[str]]:
     return scenarios, fuzzes
 
 
-def git_state() -> tuple[str, str]:
-    def git(*argv: str) -> str:
-        return subprocess.run(["git", *argv], cwd=REPO_ROOT, capture_output=True, text=True, check=False).stdout.strip()
+def git(*argv: str) -> str:
+    return subprocess.run(["git", *argv], cwd=REPO_ROOT, capture_output=True, text=True, check=False).stdout.strip()
 
+
+def git_state(source: str | None) -> tuple[str, str]:
+    if source is not None:
+        commit = git("rev-parse", "--short=12", f"{source}^{{commit}}")
+        if not commit:
+            raise SystemExit(f"--source {source}: no such commit")
+        return commit, f"servers run from a clean export of {commit} (git archive)"
     commit = git("rev-parse", "--short=12", "HEAD")
     dirty = [line[3:] for line in git("status", "--porcelain", "--", "backend", "ai").splitlines()]
-    return commit, (f"uncommitted changes in {len(dirty)} files under backend/ and ai/" if dirty else "clean")
+    return commit, (
+        f"working tree, uncommitted changes in {len(dirty)} files under backend/ and ai/" if dirty else "clean"
+    )
+
+
+def export_source(commit: str, into: Path) -> Path:
+    """A clean tree of ``commit`` (``git archive``; the repository is only read)."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=REPO_ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
 
 
 def machine() -> str:
@@ -120,7 +151,9 @@ async def run(args: argparse.Namespace) -> int:
     for item in args.env:
         key, _, value = item.partition("=")
         env[key.strip().upper()] = value
-    commit, dirty = git_state()
+    commit, dirty = git_state(args.source)
+    if args.source is not None:
+        set_source_root(export_source(commit, work_dir / "src"))
     header = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit,
@@ -210,7 +243,7 @@ async def run_fuzz(name: str, harness: Harness, args: argparse.Namespace, env: d
             f"LLM_URL pointed at a closed port (the API is fuzzed, not the analysis); backend alive at the end: {alive}"
         )
     else:
-        server = LLMServer(FUZZ_LLM_PORT, harness.log_dir, ctx_size=1024)
+        server = LLMServer(FUZZ_LLM_PORT, harness.log_dir, ctx_size=FUZZ_LLM_CONTEXT)
         await server.start()
         stop = asyncio.Event()
         supervisor = asyncio.create_task(server.supervise(stop))
@@ -231,7 +264,7 @@ async def run_fuzz(name: str, harness: Harness, args: argparse.Namespace, env: d
             await supervisor
             server.stop()
         test = "schemathesis/llm-server"
-        notes.append("--ctx-size 1024")
+        notes.append(f"--ctx-size {FUZZ_LLM_CONTEXT}")
         if server.crashes:
             notes.append(f"server crashed {len(server.crashes)} times (exit codes {sorted(set(server.crashes))})")
     counts = result.counts
@@ -268,6 +301,8 @@ async def run_fuzz(name: str, harness: Harness, args: argparse.Namespace, env: d
             "statuses": dict(counts.statuses),
             "server_errors": dict(counts.server_errors),
             "examples": counts.examples,
+            "requests_by_operation": dict(counts.requests_by_operation),
+            "seconds_by_operation": {k: round(v, 1) for k, v in counts.seconds_by_operation.items()},
             "explicit": result.explicit,
         },
     )

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -27,7 +28,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from bench.faults.procs import REPO_ROOT
+from bench.faults.procs import PYTHON, source_env, source_root
 
 MAX_GENERATED_TOKENS = 16
 _ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
@@ -44,6 +45,8 @@ class ProxyCounts:
     no_answer: int = 0
     server_errors: Counter[str] = field(default_factory=Counter)  # "METHOD /path -> code"
     examples: list[str] = field(default_factory=list)
+    seconds_by_operation: dict[str, float] = field(default_factory=dict)
+    requests_by_operation: Counter[str] = field(default_factory=Counter)
 
     @property
     def five_xx(self) -> int:
@@ -81,6 +84,9 @@ class CountingProxy:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         headers = [(k, v) for k, v in headers if k.lower() not in ("host", "content-length", "connection")]
         self.counts.requests += 1
+        operation = f"{scope['method']} {_ID_SEGMENT.sub('/{id}', scope['path'])}"
+        self.counts.requests_by_operation[operation] += 1
+        started = time.monotonic()
         try:
             response = await self.client.request(scope["method"], url, content=body, headers=headers)
         except httpx.HTTPError as exc:
@@ -90,49 +96,73 @@ class CountingProxy:
             await send({"type": "http.response.start", "status": 502, "headers": [(b"x-faults-proxy", b"no-answer")]})
             await send({"type": "http.response.body", "body": b"upstream gave no answer"})
             return
+        finally:
+            spent = self.counts.seconds_by_operation.get(operation, 0.0) + time.monotonic() - started
+            self.counts.seconds_by_operation[operation] = spent
         code = response.status_code
         self.counts.statuses[code] += 1
         if code >= 500:
-            operation = f"{scope['method']} {_ID_SEGMENT.sub('/{id}', scope['path'])} -> {code}"
-            self.counts.server_errors[operation] += 1
+            self.counts.server_errors[f"{operation} -> {code}"] += 1
             if len(self.counts.examples) < 12:
-                self.counts.examples.append(f"{operation}: {body[:160]!r}")
+                self.counts.examples.append(f"{operation} -> {code}: {body[:160]!r}")
         drop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
         out_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items() if k not in drop]
         await send({"type": "http.response.start", "status": code, "headers": out_headers})
         await send({"type": "http.response.body", "body": response.content})
 
 
+LLM_BODIES = {
+    "/completion": "CompletionRequest",
+    "/completions": "CompletionRequest",
+    "/v1/completions": "OpenAICompletionRequest",
+    "/chat/completions": "ChatCompletionRequest",
+    "/v1/chat/completions": "ChatCompletionRequest",
+    "/tokenize": "TokenizeRequest",
+    "/detokenize": "DetokenizeRequest",
+}
+_DUMP_SCHEMAS = """
+import json, sys
+from ai.nemotron import schemas
+names = sys.argv[1:]
+ref = "#/components/schemas/{model}"
+print(json.dumps({n: getattr(schemas, n).model_json_schema(ref_template=ref) for n in names}))
+"""
+
+
+def llm_body_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON schemas of the LLM server's request models, read from the source tree the server runs from."""
+    names = sorted(set(LLM_BODIES.values()))
+    done = subprocess.run(
+        [PYTHON, "-c", _DUMP_SCHEMAS, *names], cwd=source_root(), env=source_env(), capture_output=True, check=True
+    )
+    loaded: dict[str, dict[str, Any]] = json.loads(done.stdout)
+    return loaded
+
+
 def llm_openapi(schema: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The LLM server's OpenAPI with request bodies added where missing, generation lengths bounded; and notes."""
-    from ai.nemotron import schemas
-
-    bodies: dict[str, type[Any]] = {
-        "/completion": schemas.CompletionRequest,
-        "/completions": schemas.CompletionRequest,
-        "/v1/completions": schemas.OpenAICompletionRequest,
-        "/chat/completions": schemas.ChatCompletionRequest,
-        "/v1/chat/completions": schemas.ChatCompletionRequest,
-        "/tokenize": schemas.TokenizeRequest,
-        "/detokenize": schemas.DetokenizeRequest,
-    }
+    bodies = llm_body_schemas()
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     added: list[str] = []
-    for path, model in bodies.items():
+    for path, name in LLM_BODIES.items():
         operation = schema.get("paths", {}).get(path, {}).get("post")
         if operation is None:
             continue
         if "requestBody" not in operation:
-            body_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            body_schema = dict(bodies[name])
             components.update(body_schema.pop("$defs", {}))
-            components[model.__name__] = body_schema
+            components[name] = body_schema
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
             }
             added.append(path)
-    for model in set(bodies.values()):
-        _bound_lengths(components.get(model.__name__, {}))
+    for path in LLM_BODIES:
+        operation = schema.get("paths", {}).get(path, {}).get("post") or {}
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        ref = body.get("$ref", "")
+        target = components.get(ref.rsplit("/", 1)[-1], {}) if ref else body
+        _bound_lengths(target)
     notes = [f"request bodies added from ai.nemotron.schemas: {', '.join(added)}"] if added else []
     notes.append(f"n_predict/max_tokens required and <= {MAX_GENERATED_TOKENS}")
     return schema, notes
@@ -142,8 +172,7 @@ def _bound_lengths(body_schema: dict[str, Any]) -> None:
     properties = body_schema.get("properties", {})
     for name in ("n_predict", "max_tokens", "max_completion_tokens"):
         if name in properties:
-            minimum = -1 if name == "n_predict" else 0
-            properties[name] = {"type": "integer", "minimum": minimum, "maximum": MAX_GENERATED_TOKENS}
+            properties[name] = {"type": "integer", "minimum": 0, "maximum": MAX_GENERATED_TOKENS}
             required = body_schema.setdefault("required", [])
             if name not in required:
                 required.append(name)
@@ -229,7 +258,7 @@ async def fuzz(
                     cwd=work_dir,
                     stdout=log,
                     stderr=asyncio.subprocess.STDOUT,
-                    env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                    env=source_env(),
                     start_new_session=True,
                 )
                 try:

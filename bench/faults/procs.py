@@ -31,6 +31,24 @@ import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
+# The tree the servers run from: this checkout, or a clean export of a commit (``--source``).
+_SOURCE = {"root": REPO_ROOT}
+
+
+def source_root() -> Path:
+    return _SOURCE["root"]
+
+
+def set_source_root(path: Path) -> None:
+    _SOURCE["root"] = path
+
+
+def source_env(env: dict[str, str] | None = None, first: str | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) with the source tree (after ``first``) at the front of PYTHONPATH."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (first, str(source_root()), env.get("PYTHONPATH")) if p)
+    return env
+
 
 _LIVE: list[ManagedProcess] = []
 _CLUSTERS: list[PrivatePostgres] = []
@@ -50,7 +68,7 @@ class ManagedProcess:
         log.flush()
         self.proc = subprocess.Popen(
             self.argv,
-            cwd=REPO_ROOT,
+            cwd=source_root(),
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -113,12 +131,12 @@ class LLMServer:
         self.url = f"http://127.0.0.1:{port}"
         argv = [PYTHON, "-m", "ai.nemotron", "--host", "127.0.0.1", "--port", str(port)]
         argv += ["--parallel", str(parallel), "--threads", str(threads), "--ctx-size", str(ctx_size)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEMOTRON_")}
         # FAULTS_LLM_PYTHONPATH: folders put first on the LLM server's path, e.g. a llama-cpp-python built for
         # this CPU (a build with AMX kernels dies of SIGILL on a VM that does not enable AMX tile data)
-        extra = os.environ.get("FAULTS_LLM_PYTHONPATH")
-        if extra:
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (extra, str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+        env = source_env(
+            {k: v for k, v in os.environ.items() if not k.startswith("NEMOTRON_")},
+            first=os.environ.get("FAULTS_LLM_PYTHONPATH"),
+        )
         self.process = ManagedProcess(f"llm:{port}", argv, env, log_dir / f"llm-{port}.log")
         self.settings = f"--parallel {parallel} --threads {threads} --ctx-size {ctx_size}"
 
@@ -159,7 +177,7 @@ class Backend:
     def __init__(self, port: int, env: dict[str, str], log_path: Path) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        full_env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(port)}
+        full_env = source_env({**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(port)})
         self.process = ManagedProcess(f"backend:{port}", [PYTHON, "-m", "backend.api"], full_env, log_path)
 
     async def start(self) -> None:

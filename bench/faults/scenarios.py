@@ -148,7 +148,7 @@ async def run_stream_scenario(harness: Harness, scenario: Scenario) -> Row:
     if not harness.llm.process.alive():
         await harness.llm.start()
 
-    backend = Backend(BACKEND_PORT + index % 10, env, harness.log_dir / f"backend-{index}-{scenario.fault}.log")
+    backend = Backend(BACKEND_PORT + index % 8, env, harness.log_dir / f"backend-{index}-{scenario.fault}.log")
     await backend.start()
     await setup_cameras(backend.url)
 

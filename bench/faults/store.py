@@ -63,14 +63,19 @@ class PostgresReader:
     def __init__(self, url: str) -> None:
         self.url = url
         self._connection: asyncpg.Connection | None = None
+        self._lock = asyncio.Lock()  # one connection, one query at a time
 
     async def read(self) -> Snapshot | None:
+        async with self._lock:
+            return await self._read()
+
+    async def _read(self) -> Snapshot | None:
         try:
             if self._connection is None or self._connection.is_closed():
                 self._connection = await asyncpg.connect(self.url, timeout=3)
             async with self._connection.transaction(isolation="repeatable_read", readonly=True):
                 rows = {name: list(await self._connection.fetch(sql)) for name, sql in QUERIES.items()}
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        except Exception:  # the server restarting, a dropped connection: this poll is skipped
             await self.close()
             return None
         return _snapshot(rows)
@@ -79,7 +84,7 @@ class PostgresReader:
         if self._connection is not None:
             try:
                 await asyncio.wait_for(self._connection.close(), 2)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            except Exception:
                 self._connection.terminate()
             self._connection = None
 
