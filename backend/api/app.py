@@ -37,7 +37,7 @@ from backend.config.logging import configure_logging
 from backend.config.settings import BackendSettings, get_settings
 from backend.db.session import create_engine_from_url, create_session_factory, init_db
 from backend.models import Event
-from backend.services.analysis_dispatch import AnalysisDispatcher, Analyzer
+from backend.services.analysis_dispatch import AnalysisDispatcher, Analyzer, LLMHealthGate
 from backend.services.batch_state import (
     BatchRules,
     BatchState,
@@ -48,6 +48,7 @@ from backend.services.batch_state import (
 from backend.services.batcher import Batcher
 from backend.services.broadcaster import Broadcaster
 from backend.services.ingest import FastPathRule
+from backend.services.llm_client import LLMClient
 from backend.services.semantic import get_reader
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def redis_client(url: str) -> Redis:
 
 
 def _default_analyzer(
-    settings: BackendSettings, redis: Redis | None, sessions: async_sessionmaker[AsyncSession]
+    settings: BackendSettings, redis: Redis | None, sessions: async_sessionmaker[AsyncSession], llm: LLMClient
 ) -> Analyzer:
     from backend.services.nemotron_analyzer import NemotronAnalyzer
 
@@ -80,7 +81,7 @@ def _default_analyzer(
         use_enrichment_pipeline=True,
         session_factory=sessions,
         settings=settings,
-        llm_client=None,
+        llm_client=llm,
     )
     return analyzer
 
@@ -102,10 +103,12 @@ def create_app(settings: BackendSettings | None = None, analyzer: Analyzer | Non
         async def publish_event(event: Event) -> None:
             await broadcaster.publish(event_message(event))
 
+        llm = LLMClient.from_settings(settings)  # owned here: closed at shutdown
         dispatcher = AnalysisDispatcher(
-            analyzer or _default_analyzer(settings, redis, sessions),
+            analyzer or _default_analyzer(settings, redis, sessions, llm),
             sessions,
             publish_event,
+            health=LLMHealthGate(llm.healthy, max_delay=settings.llm_health_backoff_max_seconds),
             retry_base_seconds=settings.retry_interval_seconds,
             max_attempts=settings.retry_max_attempts,
             lease_seconds=settings.analysis_lease_seconds,
@@ -157,6 +160,7 @@ def create_app(settings: BackendSettings | None = None, analyzer: Analyzer | Non
                     await loop
             await batcher.stop()
             await broadcaster.stop()
+            await llm.aclose()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
