@@ -361,10 +361,15 @@ class LLMClient:
             return max(1, round(len(text) / 3.5))
 
     async def healthy(self) -> bool:
+        """Whether the server's ``/health`` answers 200 (model loaded). A healthy answer closes the circuit
+        breaker: the server is back, and the requests that wait for it should go now, not after a cool-down."""
         try:
-            return (await self._http.get("/health", timeout=5)).status_code == 200
+            ok = (await self._http.get("/health", timeout=5)).status_code == 200
         except httpx.HTTPError:
             return False
+        if ok:
+            self.breaker.success()
+        return ok
 
 
 def _json_object(path: str, text: str) -> dict[str, Any]:

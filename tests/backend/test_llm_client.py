@@ -211,3 +211,20 @@ async def test_a_streamed_error_event_is_a_refusal_of_its_kind() -> None:
     client = client_with(httpx.MockTransport(handler))
     with pytest.raises(LLMRequestError, match="bad grammar"):
         await client.complete(system="s", user="u", chatml=CHATML)
+
+
+async def test_a_healthy_probe_closes_the_breaker_so_waiting_work_goes_at_once() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if request.url.path == "/health":
+            return httpx.Response(200, json={"status": "ok"})
+        return httpx.Response(200, json={"content": "ok"})
+
+    client = client_with(httpx.MockTransport(handler), breaker=CircuitBreaker(threshold=1, cooldown=600))
+    client.breaker.failure()
+    assert client.breaker.state == "open"
+    assert await client.healthy()
+    assert client.breaker.state == "closed"
+    assert (await client.complete(system="s", user="u", chatml=CHATML)).text == "ok"
