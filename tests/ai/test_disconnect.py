@@ -2,7 +2,8 @@
 
 Each test starts a generation that would run for about a minute (a grammar with no end, so that the model
 cannot stop early), lets its client time out after a second, and measures how long the slot stays busy
-afterwards. Before the server watched its clients, a non-streaming request held its slot to the end.
+afterwards. Before the server watched its clients, a non-streaming request held its slot to the end
+(measured: 111 s after a 4 s client timeout, for 120 tokens on a loaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def wait_idle(client: httpx.Client, within: float) -> float | None:
     return None
 
 
-def leave_after(seconds: float, server_url: str, route: str, body: dict, stream: bool) -> float:
-    """Send ``body`` and hang up after ``seconds`` (a client timeout); return when the client left."""
+def leave_after(seconds: float, server_url: str, route: str, body: dict, stream: bool) -> None:
+    """Send ``body`` and hang up after ``seconds`` (a client timeout)."""
     with httpx.Client(base_url=server_url, timeout=seconds) as c:
         if stream:  # reads events for a while (or times out waiting for the first), then hangs up
             deadline = time.monotonic() + seconds
@@ -72,7 +73,6 @@ def leave_after(seconds: float, server_url: str, route: str, body: dict, stream:
         else:
             with pytest.raises(httpx.ReadTimeout):
                 c.post(route, json=body)
-    return time.monotonic()
 
 
 ROUTES = [
@@ -91,18 +91,21 @@ def test_a_client_that_leaves_frees_its_slot_at_once(
     cancelled = metric(client, "llamacpp:requests_cancelled_total")
     predicted = metric(client, "llamacpp:tokens_predicted_total")
     body = {**base, limit_field: long_run, "grammar": ENDLESS, "temperature": 0, "stream": stream}
-    left = leave_after(1.0, server_url, route, body, stream)
+    # The prompt is evaluated (and cached) first: a prompt batch cannot be interrupted, a token can.
+    assert client.post(route, json={**body, limit_field: 1, "stream": False}).status_code == 200
+    leave_after(1.0, server_url, route, body, stream)
     freed = wait_idle(client, 30)
     assert freed is not None and freed < FREED_WITHIN, f"slot still busy {freed} s after the client left"
     # It was cut short: stopped for the departed client, far from its token limit.
     assert metric(client, "llamacpp:requests_cancelled_total") == cancelled + 1
     done = metric(client, "llamacpp:tokens_predicted_total") - predicted
     assert 0 < done < long_run / 3, (done, long_run)
-    # And the next request starts at once.
+    # And the next request starts at once: it does not wait (its own work may be slow on a loaded machine).
     start = time.monotonic()
     r = client.post("/completion", json={"prompt": "Hello", "n_predict": 2})
-    assert r.status_code == 200 and time.monotonic() - start < FREED_WITHIN
-    assert time.monotonic() - left < 2 * FREED_WITHIN
+    assert r.status_code == 200
+    own = (r.json()["timings"]["prompt_ms"] + r.json()["timings"]["predicted_ms"]) / 1000
+    assert time.monotonic() - start - own < FREED_WITHIN
 
 
 def test_a_queued_client_that_leaves_leaves_the_queue(idle: httpx.Client, server_url: str, long_run: int) -> None:
@@ -136,10 +139,12 @@ def test_a_queued_client_that_leaves_leaves_the_queue(idle: httpx.Client, server
         while busy(client) < 2:
             assert time.monotonic() < deadline, "the two holders never started"
             time.sleep(0.05)
-        queued = threading.Thread(target=leave_after, args=(1.0, server_url, "/completion", body, False))
+        queued = threading.Thread(target=leave_after, args=(3.0, server_url, "/completion", body, False))
         queued.start()
-        time.sleep(0.5)
-        assert metric(client, "llamacpp:requests_deferred") == 1
+        seen_waiting = False
+        while queued.is_alive() and not seen_waiting:
+            seen_waiting = metric(client, "llamacpp:requests_deferred") == 1
+        assert seen_waiting, "the third request never waited for a slot"
         queued.join()
         start = time.monotonic()
         while metric(client, "llamacpp:requests_deferred") != 0:
