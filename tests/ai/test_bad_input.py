@@ -211,3 +211,19 @@ def test_openapi_describes_every_request_body(client: httpx.Client) -> None:
     assert "ChatMessage" in schemas and "ErrorBody" in schemas
     refs = json.dumps(spec).count('"$ref": "#/$defs')
     assert refs == 0  # every reference resolves inside the document
+
+
+@pytest.mark.parametrize(
+    "constraint",
+    [
+        {"json_schema": {"type": "object", "properties": {"summary": {"type": "string", "maxLength": 600}}}},
+        {"grammar": "root ::= " + "(" * 4096 + "[a-z ]+" + ")" * 4096},
+    ],
+    ids=["maxLength-600", "groups-4096"],
+)
+def test_deep_but_legitimate_grammars_are_taken(client: httpx.Client, constraint: dict) -> None:
+    """llama.cpp's schema converter writes a maxLength of n as n nested groups (the analyzer's risk schema
+    has 600): the nesting limit that keeps the parser from overflowing must stay far above that."""
+    r = client.post("/completion", json={"prompt": "Summary:", "n_predict": 6, **constraint})
+    assert r.status_code == 200, r.text
+    assert r.json()["tokens_predicted"] >= 1
