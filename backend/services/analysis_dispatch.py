@@ -36,6 +36,7 @@ from backend.services import batch_lifecycle, metrics
 from backend.services.batcher import batch_detection_pks
 from backend.services.detection_rows import detector_id
 from backend.services.event_store import NotAssessed, event_detection_pks, events_to_retry, fast_path_key, save_event
+from backend.services.outages import storage_outage
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +171,8 @@ class AnalysisDispatcher:
                 event = await self._analyzer.analyze_detection_fast_path(camera_id, pks[0])
             else:
                 event = await self._analyzer.analyze_batch(key, camera_id, pks)
-        except Exception as exc:
+        except Exception as raised:
+            exc = storage_outage(raised) or raised  # a database or Redis outage is retryable, not a spent attempt
             if isinstance(exc, LLMUnavailableError):
                 self.health.unavailable(str(exc))
             return await self._save_failure(key, camera_id, kind, pks, exc)

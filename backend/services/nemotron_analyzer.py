@@ -16,6 +16,7 @@ becomes assessed later.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -42,6 +43,7 @@ from backend.services.evidence_risk import EvidenceAssessment, assess_evidence, 
 from backend.services.history import load_batch_scenario
 from backend.services.llm_client import LLMClient
 from backend.services.model_trust import TrustStore, resolve_trust
+from backend.services.outages import storage_outage
 from backend.services.prompt_variants import get_prompt_variant
 from backend.services.prompts import RenderedPrompt, estimate_tokens
 from backend.services.risk_parsing import RiskParseError, extract_reasoning_and_response, parse_risk_response
@@ -252,16 +254,23 @@ class NemotronAnalyzer:
             return
         name = f"{self.settings.redis_key_prefix}analyzing:{key}"
         acquired = False
-        for _ in range(600):  # wait up to a minute for another process's analysis of the same batch
-            acquired = bool(await self.redis.set(name, "1", nx=True, ex=300))
-            if acquired:
-                break
-            await asyncio.sleep(0.1)
+        try:
+            for _ in range(600):  # wait up to a minute for another process's analysis of the same batch
+                acquired = bool(await self.redis.set(name, "1", nx=True, ex=300))
+                if acquired:
+                    break
+                await asyncio.sleep(0.1)
+        except Exception as exc:
+            if storage_outage(exc) is None:
+                raise
+            # Redis is down: go on without the cross-process lock; the unique batch_id still keeps one event
+            log.warning("Redis unreachable: analysing without the cross-process lock", extra={"batch_id": key})
         try:
             yield
         finally:
             if acquired:
-                await self.redis.delete(name)
+                with contextlib.suppress(Exception):  # the lock expires by itself (ex=300) if Redis went away
+                    await self.redis.delete(name)
 
     def _load(self, session: Session, key: str, camera_id: str, detection_pks: list[int]) -> Event | ScenarioInput:
         """The batch's assessed Event if it has one already (delivered twice: the first analysis stands),

@@ -174,3 +174,19 @@ async def test_fast_path_event_is_its_own_and_the_detection_stays_in_its_batch(
             .where(EventDetection.event_id == batch.id, EventDetection.detection_id == pks[0])
         )
     assert in_batch == 1
+
+
+async def test_a_redis_outage_does_not_stop_an_analysis_it_only_drops_the_cross_process_lock(
+    backend_settings: BackendSettings,
+) -> None:
+    from redis.asyncio import Redis
+
+    down = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    analyzer = NemotronAnalyzer(
+        redis_client=down, settings=backend_settings, llm_client=LLMClient("http://127.0.0.1:9")
+    )
+    ran = False
+    async with analyzer._redis_lock("batch-1"):
+        ran = True
+    assert ran
+    await down.aclose()
