@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -244,10 +245,16 @@ async def fuzz(
                 except httpx.HTTPError:
                     results[label] = 0
         runs, seed = 0, 1
+        operations = sum(len(methods) for methods in schema.get("paths", {}).values()) or 1
         while proxy.counts.requests < target and runs < 6:
             runs += 1
-            argv = [*command, "--no-color", "run", str(schema_path), "--url", proxy_url]
-            argv += ["--checks", "not_a_server_error", "--max-examples", str(max_examples), "--seed", str(seed)]
+            argv = [*command, "--no-color", "run", str(schema_path), "--url", proxy_url, "--seed", str(seed)]
+            if runs == 1:  # every phase: coverage, fuzzing, stateful
+                argv += ["--max-examples", str(max_examples)]
+            else:  # a top-up: fuzzing only, sized to what is missing
+                missing = target - proxy.counts.requests
+                argv += ["--phases", "fuzzing", "--max-examples", str(math.ceil(1.2 * missing / operations) + 5)]
+            argv += ["--checks", "not_a_server_error"]
             argv += ["--generation-database", "none", "--continue-on-failure", "--no-shrink"]
             argv += ["--request-timeout", "60", "--suppress-health-check", "all", "--workers", "2"]
             seed += 1

@@ -49,6 +49,7 @@ class EventRow:
     attempts: int
     next_retry_at: str | None
     error: str
+    llm_latency_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,12 @@ def assessed_on_time(
         if done is not None and done <= max(fault_end, seen) + window:
             on_time += 1
     return on_time, len(first_seen)
+
+
+def first_after(first_assessed: Mapping[int, float], fault_end: float) -> float | None:
+    """Seconds from the fault's end to the first event assessed after it (None: none was)."""
+    after = [t for t in first_assessed.values() if t > fault_end]
+    return min(after) - fault_end if after else None
 
 
 def percent(part: int, whole: int) -> str:

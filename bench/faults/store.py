@@ -17,7 +17,7 @@ from bench.faults.ledger import BatchRow, DetectionRow, EventRow, Snapshot
 QUERIES = {
     "detections": "SELECT id, camera_id, detection_id, batch_id, fast_path FROM detections",
     "batches": "SELECT id, camera_id, status FROM batches",
-    "events": "SELECT id, batch_id, kind, status, attempts, next_retry_at, error FROM events",
+    "events": "SELECT id, batch_id, kind, status, attempts, next_retry_at, error, llm_latency_ms FROM events",
     "links": "SELECT event_id, detection_id FROM event_detections",
 }
 
@@ -28,7 +28,14 @@ def _snapshot(rows: dict[str, list[Any]]) -> Snapshot:
         batches=tuple(BatchRow(str(r[0]), str(r[1]), str(r[2])) for r in rows["batches"]),
         events=tuple(
             EventRow(
-                int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), None if r[5] is None else str(r[5]), r[6] or ""
+                int(r[0]),
+                str(r[1]),
+                str(r[2]),
+                str(r[3]),
+                int(r[4]),
+                None if r[5] is None else str(r[5]),
+                r[6] or "",
+                r[7],
             )
             for r in rows["events"]
         ),
