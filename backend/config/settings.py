@@ -81,8 +81,10 @@ class BackendSettings(BaseSettings):
     # the LLM client: a request fails on silence (no streamed token for this long), not on a fixed total
     llm_idle_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    # while the LLM is down, analyses wait for it: health probes back off from 1 s up to this cap
-    llm_health_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    # while the LLM is down, analyses wait for it: health probes back off from 1 s up to this cap. A /health
+    # GET costs nothing, and the cap is how late a recovery can be noticed (measured: with 60 s the first
+    # analysis after a 60 s outage came 124 s after it, half of that waiting for the next probe)
+    llm_health_backoff_max_seconds: float = Field(default=10.0, gt=0)
 
     # Access (issue #9). API_KEY (or API_KEY_FILE, a file holding it): every route but /health and /metrics
     # needs "Authorization: Bearer <key>"; the WebSocket takes the header or ?api_key=. Unset: open (LAN use).
