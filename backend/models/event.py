@@ -21,7 +21,8 @@ class EventKind(StrEnum):
 class EventStatus(StrEnum):
     ASSESSED = "assessed"
     NOT_ASSESSED = "not_assessed"  # not assessed yet: waiting for the LLM to come back, or retried at next_retry_at
-    FAILED = "failed"  # terminal: deterministic failures (unusable answers, prompt over budget) RETRY_MAX_ATTEMPTS times
+    # terminal: a deterministic failure (unusable answers, prompt over budget) RETRY_MAX_ATTEMPTS times
+    FAILED = "failed"
 
 
 class EventDetection(Base):
