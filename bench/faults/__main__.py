@@ -133,6 +133,14 @@ def ports_free(ports: list[int]) -> None:
         raise SystemExit(f"ports already in use: {busy} (a harness still running, or a stray server?)")
 
 
+def save(out: Path, header: dict[str, str], rows: list[Row], partial: bool) -> None:
+    """table.md and results.json, rewritten after each test (a run cut short keeps what it measured)."""
+    head = {**header, "status": "incomplete (written after each test)"} if partial else header
+    text = "\n".join(f"- {k}: {v}" for k, v in head.items()) + "\n\n" + render_table(rows) + "\n"
+    (out / "table.md").write_text(text)
+    (out / "results.json").write_text(json.dumps({"header": head, "rows": [asdict(r) for r in rows]}, indent=1))
+
+
 async def run(args: argparse.Namespace) -> int:
     scenarios, fuzzes = selected(args)
     if args.list:
@@ -191,12 +199,14 @@ async def run(args: argparse.Namespace) -> int:
             print(f"\n== {scenario.name} ({time.monotonic() - started:.0f} s into the run)", flush=True)
             row = await run_stream_scenario(harness, scenario)
             rows.append(row)
+            save(out, header, rows, partial=True)
             print(render_table([row]), f"\n({row.wall_seconds:.0f} s)", flush=True)
         llm.stop()
         if fuzzes:  # both at once: one is bound by the backend and PostgreSQL, the other by the model
             print(f"\n== {', '.join(fuzzes)} ({time.monotonic() - started:.0f} s into the run)", flush=True)
             fuzz_rows = await asyncio.gather(*(run_fuzz(name, harness, args, env) for name in fuzzes))
             rows.extend(fuzz_rows)
+            save(out, header, rows, partial=True)
             print(render_table(fuzz_rows), flush=True)
     finally:
         stop_all()
@@ -207,8 +217,7 @@ async def run(args: argparse.Namespace) -> int:
     table = render_table(rows)
     print("\n" + "\n".join(f"{k}: {v}" for k, v in header.items()))
     print("\n" + table, flush=True)
-    (out / "table.md").write_text("\n".join(f"- {k}: {v}" for k, v in header.items()) + "\n\n" + table + "\n")
-    (out / "results.json").write_text(json.dumps({"header": header, "rows": [asdict(r) for r in rows]}, indent=1))
+    save(out, header, rows, partial=False)
     print(f"\nwritten: {out / 'table.md'}, {out / 'results.json'}")
     return 0
 

@@ -277,12 +277,14 @@ class BadInputResult:
 
 
 async def send_bad_inputs(poster: Poster, run_id: str) -> BadInputResult:
+    """Each on a connection of its own, so that a connection the server breaks is blamed on the input that broke it."""
     result = BadInputResult()
     headers = {"content-type": "application/json"}
     for item in bad_inputs(run_id):
         result.sent += 1
         try:
-            response = await poster.client.request(item.method, item.path, content=item.body, headers=headers)
+            async with httpx.AsyncClient(base_url=poster.base_url, timeout=15) as client:
+                response = await client.request(item.method, item.path, content=item.body, headers=headers)
         except httpx.HTTPError as exc:
             result.by_class["no answer"] += 1
             result.server_errors.append(f"{item.name}: no answer ({type(exc).__name__})")
