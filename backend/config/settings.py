@@ -9,9 +9,11 @@ that same threshold, whatever the object type.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, time, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,6 +40,20 @@ def normalize_database_url(url: str) -> str:
     if scheme not in _SUPPORTED_SCHEMES:
         raise ValueError(f"DATABASE_URL scheme {scheme!r} is not supported: use postgresql:// or sqlite:///")
     return f"{scheme}://{rest}"
+
+
+def parse_quiet_hours(text: str) -> tuple[time, time]:
+    """"HH:MM-HH:MM" as (start, end); the span may cross midnight ("22:00-07:00"). ValueError names the problem."""
+    start, sep, end = text.partition("-")
+    try:
+        if not sep:
+            raise ValueError
+        span = (time.fromisoformat(start.strip()), time.fromisoformat(end.strip()))
+    except ValueError:
+        raise ValueError(f"NOTIFY_QUIET_HOURS {text!r} is not HH:MM-HH:MM (e.g. 22:00-07:00)") from None
+    if span[0] == span[1]:
+        raise ValueError(f"NOTIFY_QUIET_HOURS {text!r} is empty: start and end are the same time")
+    return span
 
 
 class BackendSettings(BaseSettings):
@@ -95,6 +111,34 @@ class BackendSettings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = []
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)  # larger request bodies get 413
 
+    # Issue #10: Frigate in, Home Assistant and phones out (README "Frigate, Home Assistant and phones").
+    # MQTT_URL (mqtt://user:pass@host:1883, mqtts:// for TLS): unset, no MQTT link, no Frigate ingest, no HA.
+    mqtt_url: SecretStr | None = None
+    mqtt_client_id: str = "nemotron-risk"  # fixed: the broker keeps our session (QoS 1 queue) across restarts
+    mqtt_reconnect_max_seconds: float = Field(default=30.0, gt=0)  # reconnect backoff 1 s doubling to this cap
+    frigate_topic_prefix: str = "frigate"
+    # FRIGATE_URL (http://frigate:5000): camera detect resolutions and zone polygons from /api/config, and
+    # snapshot / clip links on events. Unset: zones are known by name only, frames the detect default below.
+    frigate_url: str | None = None
+    # Frigate's default detect resolution (docs.frigate.video, "detect: width 1280, height 720"), used for a
+    # camera first seen over MQTT when FRIGATE_URL is unset; a camera's frame can be set through the API.
+    frigate_detect_width: int = Field(default=1280, gt=0, le=16384)
+    frigate_detect_height: int = Field(default=720, gt=0, le=16384)
+    # IANA time zone of the home (Europe/Paris): Frigate sends epoch seconds and "3 a.m." is the home's 3 a.m.
+    # Unset: the machine's zone.
+    timezone: str | None = None
+    ha_discovery_prefix: str = "homeassistant"  # Home Assistant's MQTT discovery prefix (on with MQTT_URL)
+    ha_state_prefix: str = "nemotron"  # where our state, event and availability topics live
+    # the threat binary sensor is on while the camera's latest high/critical event is younger than this
+    ha_threat_hold_seconds: float = Field(default=600.0, gt=0)
+    # Apprise URLs (ntfy://, pover://, tgram://, mailto://, hassio://, json://...), comma or space separated
+    notify_urls: Annotated[list[SecretStr], NoDecode] = []
+    notify_min_level: Literal["low", "medium", "high", "critical"] = "high"
+    notify_exclude_cameras: Annotated[list[str], NoDecode] = []  # camera ids that never notify
+    # "22:00-07:00" in TIMEZONE: during quiet hours only critical events notify; unset: no quiet hours
+    notify_quiet_hours: str | None = None
+    notify_cooldown_seconds: float = Field(default=300.0, ge=0)  # one notification per camera per incident
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -140,6 +184,49 @@ class BackendSettings(BaseSettings):
         if not key:
             raise ValueError(f"API_KEY_FILE {self.api_key_file} is empty")
         return key
+
+    @field_validator("mqtt_url", "frigate_url", "timezone", "notify_quiet_hours", mode="before")
+    @classmethod
+    def _blank_optional_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("notify_urls", "notify_exclude_cameras", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):  # comma or whitespace separated, or a JSON list
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("notify_quiet_hours")
+    @classmethod
+    def _quiet_hours_shape(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_quiet_hours(value)  # raises ValueError naming the problem
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"TIMEZONE {value!r} is not an IANA time zone (e.g. Europe/Paris)") from exc
+        return value
+
+    def home_zone(self) -> tzinfo:
+        """TIMEZONE as a tzinfo; unset: the machine's local zone."""
+        if self.timezone is not None:
+            return ZoneInfo(self.timezone)
+        local = datetime.now().astimezone().tzinfo
+        return local if local is not None else UTC
+
+    def quiet_hours(self) -> tuple[time, time] | None:
+        """NOTIFY_QUIET_HOURS as (start, end) local times; the span may cross midnight. None: no quiet hours."""
+        return parse_quiet_hours(self.notify_quiet_hours) if self.notify_quiet_hours is not None else None
 
     @field_validator("fast_path_object_types", mode="before")
     @classmethod

@@ -102,10 +102,21 @@ class CameraIn(_Model):
 
 
 class ZoneIn(_Model):
+    """A zone of a camera: a polygon in frame coordinates (0-1), or no polygon (an empty list) for a zone known
+    by name only, which detections name in ``DetectionIn.zones`` (Frigate's ``current_zones``)."""
+
     id: Identifier
     name: ShortText
     zone_type: ZoneType = "other"
-    polygon: list[tuple[Unit, Unit]] = Field(min_length=3, max_length=64)
+    polygon: list[tuple[Unit, Unit]] = Field(default_factory=list, max_length=64)
+
+    @model_validator(mode="after")
+    def _polygon_or_none(self) -> ZoneIn:
+        if 0 < len(self.polygon) < 3:
+            raise PydanticCustomError(
+                "polygon_too_short", "polygon needs at least 3 points (or none, for a zone known by name only)"
+            )
+        return self
 
 
 class BoxOutsideFrame(ValueError):
@@ -244,6 +255,12 @@ class DetectionIn(_Model):
     # None when nothing was clipped. Set by ``clipped_to``; a note sent in is kept (a clipped detection re-posted).
     bbox_clipped_from: BBox | None = None
     track_id: Int32 | None = None
+    # the zones the detector itself places the object in (Frigate's ``current_zones``), by zone id; None: the
+    # zones are found from the box and the camera's zone polygons. A name not yet known for the camera is a zone
+    # known by name only.
+    zones: list[Identifier] | None = Field(default=None, max_length=64)
+    # the detector's own id for the tracked object (Frigate's event id): links to its snapshot and clip
+    external_id: Identifier | None = None
     enrichment: Enrichment = Field(default_factory=Enrichment)
 
     def clipped_to(self, frame_width: int, frame_height: int) -> DetectionIn:

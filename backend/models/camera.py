@@ -22,7 +22,9 @@ class Camera(Base):
 
 
 class Zone(Base):
-    """A polygon in normalized frame coordinates (0-1); ``id`` is unique per camera."""
+    """A polygon in normalized frame coordinates (0-1), empty for a zone known by name only (a detector such as
+    Frigate names the zones an object is in); ``id`` is unique per camera. ``zone_type_source``: "set" (API,
+    scenario) or "guessed" (from the name of a zone first heard of from a detector)."""
 
     __tablename__ = "zones"
     __table_args__ = (UniqueConstraint("camera_id", "zone_id"),)
@@ -33,6 +35,7 @@ class Zone(Base):
     name: Mapped[str] = mapped_column(String(500))
     zone_type: Mapped[str] = mapped_column(String(32), default="other")
     polygon: Mapped[list[Any]]
+    zone_type_source: Mapped[str] = mapped_column(String(16), default="set", server_default="set")
 
 
 class HouseholdEntry(Base):

@@ -22,6 +22,7 @@ class Detection(Base):
         UniqueConstraint("camera_id", "detection_id"),
         Index(None, "camera_id", "detected_at"),
         Index(None, "camera_id", "local_weekday", "local_hour", "detected_at"),  # baseline hour slots
+        Index("ix_detections_camera_id_external_id", "camera_id", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -36,6 +37,8 @@ class Detection(Base):
     bbox: Mapped[dict[str, Any] | None]
     bbox_clipped_from: Mapped[dict[str, Any] | None]  # the posted box when it reached outside the frame
     track_id: Mapped[int | None]
+    zones: Mapped[list[Any] | None]  # zone ids the detector placed the object in; NULL: from the box (0004)
+    external_id: Mapped[str | None] = mapped_column(String(64))  # the detector's object id (Frigate's event id)
     enrichment: Mapped[dict[str, Any]]
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="SET NULL"), index=True)
     fast_path: Mapped[bool] = mapped_column(default=False)

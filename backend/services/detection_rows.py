@@ -22,6 +22,8 @@ DETECTION_COLUMNS = (
     Detection.confidence,
     Detection.bbox,
     Detection.track_id,
+    Detection.zones,
+    Detection.external_id,
     Detection.enrichment,
 )
 
@@ -61,6 +63,8 @@ def detection_row(
         "confidence": detection.confidence,
         "bbox": detection.bbox.model_dump(mode="json") if detection.bbox else None,
         "track_id": detection.track_id,
+        "zones": detection.zones,
+        "external_id": detection.external_id,
         "enrichment": detection.enrichment.model_dump(mode="json", exclude_unset=True),
         "batch_id": batch_id,
         "fast_path": fast_path,
@@ -78,6 +82,8 @@ def detection_in(row: Detection | Row[Any]) -> DetectionIn:
             "confidence": row.confidence,
             "bbox": row.bbox,
             "track_id": row.track_id,
+            "zones": row.zones,
+            "external_id": row.external_id,
             "enrichment": row.enrichment,
         }
     )

@@ -80,7 +80,8 @@ class FakeClock:
 
 class StubAnalyzer:
     """The analyzer's interface with a fixed assessment; the first ``failures`` calls raise ``error`` (an
-    injected fault: a ConnectionError stands for a bug, an LLMUnavailableError for an outage)."""
+    injected fault: a RuntimeError stands for a bug, an LLMUnavailableError for an outage; a plain OSError such as
+    ConnectionError would read as a storage outage, see ``backend.services.outages``)."""
 
     def __init__(
         self,
@@ -93,7 +94,7 @@ class StubAnalyzer:
         self.sessions = sessions
         self.failures = failures
         self.delay = delay
-        self.error = error or ConnectionError("LLM server unreachable")
+        self.error = error or RuntimeError("analyzer bug (injected)")
         self.batch_calls: list[tuple[str, str, list[int]]] = []
         self.fast_calls: list[tuple[str, int]] = []
 
