@@ -25,13 +25,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from backend.db.session import run_unit_of_work
+from backend.db.session import rows_affected, run_unit_of_work
 from backend.domain.errors import LLMUnavailableError
-from backend.models import Event, EventKind, utcnow
+from backend.models import Event, EventKind, EventStatus, utcnow
 from backend.services import batch_lifecycle, metrics
 from backend.services.batcher import batch_detection_pks
 from backend.services.detection_rows import detector_id
@@ -239,6 +239,81 @@ class AnalysisDispatcher:
             await self._publish(event)
         except Exception:
             logger.exception("event broadcast failed", extra={"event_id": event.id})
+
+    async def reassess(self, batch_id: str) -> None:
+        """Analyzes again the batch (or fast-path) event ``batch_id`` because its detections changed after it was
+        assessed (Frigate's GenAI description, a face or a plate arrived later: ``frigate_ingest``); the new
+        verdict replaces the old one in the same event row (one event per batch) and is announced as an update.
+
+        Only an ``assessed`` event is re-assessed: a ``not_assessed`` one is analyzed again anyway (its retry reads
+        the detections as they are then), a ``failed`` one is terminal, and a batch without an event yet is still
+        to be analyzed. How:
+
+        * the event is reopened: ``not_assessed``, ``attempts`` 0 (a fresh attempt budget) and ``next_retry_at``
+          one lease ahead, in one conditional UPDATE (one of concurrent re-assessments wins; the others return),
+          so that a process dying mid-way leaves it for the retry loop, never stuck;
+        * it is analyzed in an analysis slot as any delivery is (``event_store.save_event`` then updates the
+          ``not_assessed`` row in place: ``assessed``, the new verdict, ``attempts`` 1) and announced;
+        * a retryable failure (the LLM unavailable) leaves it ``not_assessed`` and due at once: the retry loop
+          re-assesses it when the LLM is back (the previous verdict's columns stay in the row meanwhile); it is
+          announced so;
+        * a deterministic failure (an unusable answer, a refused request) or an error puts the previous state
+          back (``assessed``, its attempts, no retry; logged, not announced): the old verdict stands.
+        """
+        async with self._sessions() as session:
+            event = await session.scalar(select(Event).where(Event.batch_id == batch_id))
+            if event is None or event.status != EventStatus.ASSESSED:
+                return
+            event_id, camera_id, kind, attempts = event.id, event.camera_id, EventKind(event.kind), event.attempts
+            pks = await event_detection_pks(session, event_id)
+            if not pks:
+                return
+            reopened = await rows_affected(
+                session,
+                update(Event)
+                .where(Event.id == event_id, Event.status == EventStatus.ASSESSED, Event.attempts == attempts)
+                .values(status=EventStatus.NOT_ASSESSED, attempts=0, next_retry_at=self._clock() + self._lease)
+                .execution_options(synchronize_session=False),
+            )
+            await session.commit()
+        if reopened != 1:
+            return
+        logger.info("re-assessing event", extra={"event_id": event_id, "batch_id": batch_id, "camera_id": camera_id})
+
+        async def restore(reason: str) -> None:
+            async with self._sessions() as session:
+                await session.execute(
+                    update(Event)
+                    .where(Event.id == event_id, Event.status != EventStatus.ASSESSED)
+                    .values(status=EventStatus.ASSESSED, attempts=attempts, next_retry_at=None, error="")
+                    .execution_options(synchronize_session=False)
+                )
+                await session.commit()
+            logger.warning(
+                "re-assessment failed: the previous verdict stands",
+                extra={"event_id": event_id, "batch_id": batch_id, "error": reason},
+            )
+
+        metrics.QUEUE_DEPTH.inc()
+        self._queued.add(batch_id)
+        try:
+            async with self._slots:
+                stored = await self._analyze(batch_id, camera_id, kind, pks)
+        except BaseException as exc:
+            try:
+                await restore(f"{type(exc).__name__}: {exc}")
+            except Exception:  # the event stays reopened: the retry loop re-assesses it after the lease
+                logger.exception("re-assessment failed and the event could not be restored")
+            raise
+        finally:
+            self._queued.discard(batch_id)
+            metrics.QUEUE_DEPTH.dec()
+        if stored.status != EventStatus.ASSESSED and not (
+            stored.status == EventStatus.NOT_ASSESSED and stored.attempts == 0  # retryable: the retry loop goes on
+        ):
+            await restore(stored.error)
+            return
+        await self._announce(stored)
 
     async def retry_due(self, now: datetime | None = None, *, wait: bool = True) -> int:
         """Starts due retries, oldest first, as many as analysis slots are free (all due ones when the loop is

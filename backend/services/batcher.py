@@ -175,6 +175,17 @@ class Batcher:
         await self.drain()
         return closed
 
+    async def close_now(self, batches: Sequence[tuple[str, str]], reason: str) -> list[str]:
+        """Closes the given ``(camera_id, batch_id)`` batches at once, whatever their due time (e.g. Frigate's
+        review of their objects ended: ``frigate_ingest``), and starts their deliveries; returns the ids it
+        closed, sorted. Each batch is first dropped from the open-batch state (a later detection of the camera
+        opens a new batch), then closed as ``flush_due`` closes a due one (``_close``: one closer wins, so a
+        batch already closed or unknown is left out of the result; a batch without detections is done at once).
+        ``reason`` is logged with each closed batch."""
+        for camera_id, batch_id in batches:
+            await self._state.discard(camera_id, batch_id)
+        return await self._close(batches, self.clock(), reason)
+
     async def _close(self, batches: Sequence[tuple[str, str]], now: datetime, reason: str) -> list[str]:
         """Marks the batches closed (those still open: one closer wins) in one transaction, starts the delivery
         of each, and returns their ids. A batch without detections (a rolled-back ingest) is done at once."""
