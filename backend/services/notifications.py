@@ -486,13 +486,13 @@ class Notifier:
     def stats(self) -> dict[str, int]:
         """Counters since start: ``sent`` / ``failed`` deliveries (per target and message, after retries),
         silences by reason (``held_quiet``, ``cooldown``, ``below_level``, ``excluded``, ``not_assessed``,
-        ``unchanged``), and ``pending``: deliveries scheduled and not finished."""
+        ``unchanged``), and ``pending``: messages scheduled and not yet finished (all targets)."""
         return {**self._counts, "pending": sum(1 for task in self._tasks if not task.done())}
 
     def on_event(self, notice: EventNotice) -> Decision:
         """Judges ``notice`` now (``decide`` at the clock's time) and, when a message is due, schedules its
-        delivery on the running loop without waiting for it. Returns the decision. Needs a running event loop
-        (RuntimeError otherwise) only when something is sent."""
+        delivery on the running loop without waiting for it. Returns the decision. Never raises: without a
+        running event loop a due message is dropped, logged and counted as failed."""
         now = _aware(self._clock())
         decision = decide(notice, prune(self._state, now, self.policy), now, self.policy)
         self._state = decision.state
@@ -513,7 +513,13 @@ class Notifier:
             decision.message.kind.value,
             decision.reason,
         )
-        task = asyncio.get_running_loop().create_task(self._send(decision.message))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the event loop: the message cannot go, the caller must not fail
+            self._counts["failed"] += len(self._targets)
+            logger.error("event %s: notification dropped, no running event loop to send it", notice.event_id)
+            return decision
+        task = loop.create_task(self._send(decision.message))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return decision

@@ -353,6 +353,13 @@ def test_a_url_apprise_rejects_is_named_without_its_secret() -> None:
     assert "s3cr3t" not in str(caught.value)
 
 
+def test_on_event_outside_an_event_loop_drops_and_counts_without_raising() -> None:
+    notifier = Notifier(["json://127.0.0.1:9/hook"], policy(), clock=Clock(local(12)))
+    decision = notifier.on_event(notice(1, "critical"))
+    assert decision.outcome is Outcome.SEND
+    assert notifier.stats()["failed"] == 1 and notifier.stats()["pending"] == 0
+
+
 # --- deliveries through Apprise to a local sink ------------------------------------------------------------
 
 
