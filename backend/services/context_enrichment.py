@@ -65,7 +65,9 @@ class DetectionFacts(_Facts):
     hour: int  # local hour, from the timestamp's own UTC offset
     weekday: str
     is_night: bool
-    zones: tuple[ZoneHit, ...]  # zones containing the bbox centre; empty without bbox or outside all
+    # the zones the detector named (``DetectionIn.zones``), else those whose polygon holds the bbox centre;
+    # empty outside all zones, or without either
+    zones: tuple[ZoneHit, ...]
     zone_risk_weight: float  # the highest weight among ``zones``; 0.0 outside every zone
     face: Literal["known", "unknown"] | None  # None: no face detected
     plate: str | None  # normalised plate text (upper case, no spaces or dashes)
@@ -163,6 +165,15 @@ def poisson_deviation(observed: int, expected: float) -> float:
 
 
 def _zone_hits(detection: DetectionIn, scenario: ScenarioInput) -> tuple[ZoneHit, ...]:
+    """The camera's zones the detection is in, each with its type's weight (:data:`ZONE_RISK_WEIGHTS`).
+
+    When the detector names the zones itself (``DetectionIn.zones``, Frigate's ``current_zones``: zone ids),
+    those are the zones, polygon or not, box or not; a named id the camera does not know is no hit. Otherwise
+    the zones whose polygon holds the box centre; a zone known by name only (empty polygon) never holds a box.
+    """
+    if detection.zones is not None:
+        named = set(detection.zones)
+        return tuple(_hit(zone) for zone in scenario.zones if zone.id in named)
     box = detection.bbox
     if box is None:
         return ()
@@ -171,10 +182,12 @@ def _zone_hits(detection: DetectionIn, scenario: ScenarioInput) -> tuple[ZoneHit
         (box.y + box.height / 2) / scenario.camera.frame_height,
     )
     return tuple(
-        ZoneHit(zone=zone, weight=ZONE_RISK_WEIGHTS[zone.zone_type])
-        for zone in scenario.zones
-        if point_in_polygon(centre, zone.polygon)
+        _hit(zone) for zone in scenario.zones if len(zone.polygon) >= 3 and point_in_polygon(centre, zone.polygon)
     )
+
+
+def _hit(zone: ZoneIn) -> ZoneHit:
+    return ZoneHit(zone=zone, weight=ZONE_RISK_WEIGHTS[zone.zone_type])
 
 
 def _face_status(enrichment: Enrichment, known: set[str]) -> Literal["known", "unknown"] | None:
