@@ -72,7 +72,8 @@ segment, so two installs on one broker stay apart.
 
 **Wiring.** ``__init__`` registers the subscriptions (HA status, our attributes, availability, sync marker) and
 the ``on_connect`` callback on the link, so create the publisher *before* ``link.start()`` (MQTTLink subscribes
-at connect time only). Errors: ``ValueError`` for a prefix that is empty or holds MQTT wildcards.
+at connect time only). Errors: ``ValueError`` for a prefix that is empty or holds MQTT wildcards, or a hold that
+is not positive; a lost connection never raises (``MQTTLink.publish`` queues until the next connect).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ import pytest
 
 from backend.domain.risk_levels import LEVEL_ORDER
 from backend.services.event_notice import EventNotice
-from backend.services.home_assistant import HomeAssistantPublisher, availability_topic
+from backend.services.home_assistant import HomeAssistantPublisher, availability_topic, topic_segment
 from backend.services.mqtt_link import MQTTLink, Will
 
 BROKER_URL = os.environ.get("TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
@@ -48,7 +48,7 @@ def _broker_up() -> bool:
         return False
 
 
-pytestmark = pytest.mark.skipif(not _broker_up(), reason=f"no MQTT broker at {HOST}:{PORT}")
+needs_broker = pytest.mark.skipif(not _broker_up(), reason=f"no MQTT broker at {HOST}:{PORT}")
 
 # Home Assistant's rules, restated (homeassistant/components/mqtt)
 HA_TOPIC_MATCHER = re.compile(
@@ -266,6 +266,21 @@ def check_device_discovery(discovery_prefix: str, topic: str, payload: dict[str,
 # --- tests --------------------------------------------------------------------------------------------------------
 
 
+def test_topic_segments_and_prefixes() -> None:
+    """No broker needed: ids become [a-zA-Z0-9_-] segments without collisions; a bad prefix is an error."""
+    assert topic_segment("front_door-2") == "front_door-2"  # already fine: kept
+    raw = ["front door", "front_door", "front/door", "front+door", "front#door", "", "é" * 80, "a" * 49]
+    segments = [topic_segment(r) for r in raw]
+    assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,57}", s) for s in segments), segments
+    assert len(set(segments)) == len(raw)
+    assert availability_topic("nemotron") == "nemotron/availability"
+    assert availability_topic("home/nemotron/") == "home/nemotron/availability"
+    for bad in ("", "  ", "a/+/b", "a/#", "/"):
+        with pytest.raises(ValueError, match="HA_STATE_PREFIX"):
+            availability_topic(bad)
+
+
+@needs_broker
 async def test_discovery_configs_are_retained_and_valid(prefixes: tuple[str, str]) -> None:
     discovery_prefix, state_prefix = prefixes
     nasty_id, nasty_name = 'garage/#+ "x"', 'Garage "main"\n</script>\x00{"a":1}'
@@ -321,6 +336,7 @@ async def test_discovery_configs_are_retained_and_valid(prefixes: tuple[str, str
     assert "\n" not in name and "\x00" not in name and "<" not in name and "Garage" in name
 
 
+@needs_broker
 async def test_states_follow_the_newest_event(prefixes: tuple[str, str]) -> None:
     discovery_prefix, state_prefix = prefixes
     async with (
@@ -376,6 +392,7 @@ async def test_states_follow_the_newest_event(prefixes: tuple[str, str]) -> None
             assert (await late.wait_for(lambda m: m.topic == topics.score)).payload == "71"
 
 
+@needs_broker
 async def test_event_entity_message_carries_the_attributes(prefixes: tuple[str, str]) -> None:
     discovery_prefix, state_prefix = prefixes
     async with (
@@ -410,6 +427,7 @@ async def test_event_entity_message_carries_the_attributes(prefixes: tuple[str, 
             assert late.on(topics.level) and not late.on(topics.event)
 
 
+@needs_broker
 async def test_threat_turns_on_for_high_and_off_after_the_hold(prefixes: tuple[str, str]) -> None:
     discovery_prefix, state_prefix = prefixes
     async with (
@@ -456,6 +474,7 @@ async def test_threat_turns_on_for_high_and_off_after_the_hold(prefixes: tuple[s
         assert last is not None and last.payload == "OFF"
 
 
+@needs_broker
 async def test_ha_birth_message_triggers_a_reannounce(prefixes: tuple[str, str]) -> None:
     discovery_prefix, state_prefix = prefixes
     async with (
@@ -477,6 +496,7 @@ async def test_ha_birth_message_triggers_a_reannounce(prefixes: tuple[str, str])
         assert len(ha.on(topic)) == 2
 
 
+@needs_broker
 async def test_will_says_offline_when_the_connection_dies_and_online_after_reconnect(
     prefixes: tuple[str, str],
 ) -> None:
@@ -500,6 +520,7 @@ async def test_will_says_offline_when_the_connection_dies_and_online_after_recon
             assert (await late.wait_for(lambda m: m.topic == topic)).payload == "online"
 
 
+@needs_broker
 async def test_close_publishes_offline(prefixes: tuple[str, str]) -> None:
     discovery_prefix, state_prefix = prefixes
     topic = availability_topic(state_prefix)
@@ -513,6 +534,7 @@ async def test_close_publishes_offline(prefixes: tuple[str, str]) -> None:
             assert (received.payload, received.retain) == ("offline", True)
 
 
+@needs_broker
 async def test_a_restart_keeps_the_order_and_ends_a_running_threat(prefixes: tuple[str, str]) -> None:
     discovery_prefix, state_prefix = prefixes
     async with FakeHomeAssistant(f"{state_prefix}/#") as ha:
