@@ -116,7 +116,17 @@ class OpenAICompletionRequest(_Sampling):
         return value
 
 
+IMAGE_PART_TYPES = frozenset({"image_url", "input_image", "image"})
+IMAGES_OMITTED_NOTE = (
+    "[{n} image(s) sent with this message were removed: this server's model has no image input, "
+    "so nothing in them is known]"
+)
+
+
 class ContentPart(_Request):
+    """One part of a message's content: ``{"type": "text", "text": ...}`` or an image part
+    (OpenAI ``{"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,..."}}``)."""
+
     type: str
     text: str | None = None
 
@@ -125,15 +135,30 @@ class ChatMessage(_Request):
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[ContentPart] | None = None
 
+    def image_count(self) -> int:
+        """How many image parts the content has (they are dropped: the engines have no image input)."""
+        if not isinstance(self.content, list):
+            return 0
+        return sum(1 for part in self.content if part.type in IMAGE_PART_TYPES)
+
     def text(self) -> str:
+        """The content as prompt text: the text parts joined, and, where image parts were, one line
+        saying they were removed (:data:`IMAGES_OMITTED_NOTE`), so the model is not left to assume it
+        saw them. Raises ValueError for any other part type (audio, files)."""
         if self.content is None or isinstance(self.content, str):
             return self.content or ""
         parts = []
         for part in self.content:
+            if part.type in IMAGE_PART_TYPES:
+                continue
             if part.type != "text" or part.text is None:
-                raise ValueError(f"unsupported content part type {printable(part.type)!r}: only 'text'")
+                raise ValueError(f"unsupported content part type {printable(part.type)!r}: only 'text' and images")
             parts.append(part.text)
-        return "".join(parts)
+        text = "".join(parts)
+        images = self.image_count()
+        if images:
+            text = f"{text}\n\n{IMAGES_OMITTED_NOTE.format(n=images)}" if text else IMAGES_OMITTED_NOTE.format(n=images)
+        return text
 
 
 class ChatCompletionRequest(_Sampling):

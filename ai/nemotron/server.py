@@ -67,6 +67,7 @@ from ai.nemotron.slots import Abandoned, SlotPool, run_in_thread
 log = logging.getLogger("ai.nemotron")
 
 PUBLIC_PATHS = frozenset({"/health", "/v1/health", "/models", "/v1/models"})
+IMAGES_DROPPED_HEADER = "X-Images-Dropped"  # on a chat answer whose request had image parts: how many
 
 
 class ServerState:
@@ -487,6 +488,12 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                         "engine": engine.name,
                         "path": engine.model_path,
                     },
+                    # llama-server's router reports each model's launch arguments here; Frigate's llamacpp
+                    # provider reads --ctx-size from them (and --mmproj for vision, which this server lacks)
+                    "status": {
+                        "value": "loaded" if state.status == "ready" else state.status,
+                        "args": ["--ctx-size", str(engine.n_ctx)],
+                    },
                 }
             ],
         }
@@ -576,6 +583,10 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             messages = [{"role": m.role, "content": m.text()} for m in req.messages]
         except ValueError as exc:
             raise InvalidRequestError(f"messages: {exc}") from exc
+        images = sum(m.image_count() for m in req.messages)
+        headers = {IMAGES_DROPPED_HEADER: str(images)} if images else None
+        if images:
+            log.warning("chat request: %d image part(s) dropped, the model has no image input", images)
         prompt = render_chat(messages, engine.chat_template, engine.special_tokens)
         n_predict = -1 if req.max_tokens is None else req.max_tokens
         gen = Generation(state, prompt, n_predict, req.stop, req.sampling(), body, req.cache_prompt, request)
@@ -606,18 +617,21 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                 )
                 return _openai_stream_end(last, r, req.stream_options)
 
-            return gen.stream(final=final, piece=piece)
+            response = gen.stream(final=final, piece=piece)
+            response.headers.update(headers or {})
+            return response
         result = await gen.run()
         message = {"role": "assistant", "content": result.content}
         return JSONResponse(
-            {
+            headers=headers,
+            content={
                 **envelope(
                     "chat.completion",
                     [{"index": 0, "message": message, "logprobs": None, "finish_reason": _finish_reason(result)}],
                 ),
                 "usage": _usage(result),
                 "timings": result.timings.as_dict(),
-            }
+            },
         )
 
     @app.get("/metrics")
