@@ -10,6 +10,7 @@ batches here.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from collections.abc import AsyncIterator
@@ -94,6 +95,8 @@ class ReadingAnalyzer(StubAnalyzer):
         super().__init__(sessions)
         self.seen: list[ScenarioInput] = []
         self.fail_next: list[Exception] = []
+        self.loaded = asyncio.Event()  # set once an analysis has read its batch
+        self.gate: asyncio.Event | None = None  # when set: analyses wait for it after reading their batch
 
     async def analyze_batch(self, batch_id: str, camera_id: str, detection_ids: list[int]) -> Event:
         self.batch_calls.append((batch_id, camera_id, list(detection_ids)))
@@ -105,6 +108,9 @@ class ReadingAnalyzer(StubAnalyzer):
 
         scenario = await run_unit_of_work(self.sessions, load)
         self.seen.append(scenario)
+        self.loaded.set()
+        if self.gate is not None:
+            await self.gate.wait()
         captions = sorted(
             {
                 d.enrichment.vision.caption
@@ -540,6 +546,26 @@ async def test_a_description_after_the_assessment_reassesses_the_same_event(rig:
     await rig.send(description["topic"], description["payload"])  # the same description again: nothing new
     await rig.settle()
     assert len(rig.analyzer.batch_calls) == 2
+
+
+async def test_a_description_during_the_analysis_reassesses_once_the_event_is_stored(rig: Rig) -> None:
+    person = events_of("0.15", "person")
+    [description] = messages_of("0.15", "/tracked_object_update")
+    review_end = next(m for m in messages_of("0.15", "/reviews") if m["payload"]["type"] == "end")
+    rig.analyzer.gate = asyncio.Event()
+    await rig.replay([{"topic": "frigate/events", "payload": p} for p in person[:2]])
+    await rig.send(review_end["topic"], review_end["payload"])
+    await rig.analyzer.loaded.wait()  # the analysis has read the batch, without the caption
+    await rig.send(description["topic"], description["payload"])
+    [batch] = await rig.batches()
+    assert batch.status == "closed" and await rig.events() == []  # its event is not stored yet
+    rig.analyzer.gate.set()
+    await rig.settle()
+    text = description["payload"]["description"]
+    assert [s.detections[0].enrichment.vision is None for s in rig.analyzer.seen] == [True, False]
+    [event] = await rig.events()
+    assert (event.status, event.summary) == ("assessed", f"captions: [{text!r}]")
+    assert rig.ingest.stats()["reassessments"] == 1
 
 
 async def test_a_description_for_an_object_not_stored_yet_reaches_its_first_detection(rig: Rig) -> None:
