@@ -98,7 +98,7 @@ class ImportedCamera(BaseModel):
 
 
 class ImportReport(BaseModel):
-    """What an import wrote: every camera and zone of Frigate's config, in the config's order."""
+    """What an import wrote: every camera and zone of Frigate's config, sorted by id."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -289,7 +289,9 @@ def _plan(config: _Config, default_frame: tuple[int, int]) -> list[_PlannedCamer
                 zones=zones,
             )
         )
-    return cameras
+    for planned in cameras:  # written in key order: see ensure_zones (concurrent writers lock rows in one order)
+        planned.zones.sort(key=lambda zone: zone.zone_id)
+    return sorted(cameras, key=lambda planned: planned.camera_id)
 
 
 async def _set_types(

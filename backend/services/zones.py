@@ -211,7 +211,8 @@ async def ensure_zones(session: AsyncSession, camera_id: str, zone_names: Iterab
     polygon, ``name`` the name as given (control characters removed), ``zone_type`` guessed from it
     (:func:`guess_zone_type`), ``zone_type_source`` "guessed". An existing zone is never changed, whatever its
     type's source. Concurrent calls are safe: the insert is ``ON CONFLICT (camera_id, zone_id) DO NOTHING`` on
-    SQLite and PostgreSQL alike, so a zone another call created first is kept as it is.
+    SQLite and PostgreSQL alike, so a zone another call created first is kept as it is, and rows are inserted in
+    id order, so that two calls never wait on each other's rows in opposite orders (a PostgreSQL deadlock).
 
     Commits ``session`` (its own changes and any the caller had pending); no transaction is held open while the
     model guesses. Raises :class:`UnknownCameraError` when the camera does not exist.
@@ -226,7 +227,8 @@ async def ensure_zones(session: AsyncSession, camera_id: str, zone_names: Iterab
             select(Zone.zone_id).where(Zone.camera_id == camera_id, Zone.zone_id.in_(set(ids.values())))
         )
     )
-    missing = {zone_id: name for name, zone_id in ids.items() if zone_id not in known}
+    # sorted by id: concurrent inserts lock keys in one order, or PostgreSQL may find them deadlocked
+    missing = {zone_id: name for name, zone_id in sorted(ids.items(), key=lambda item: item[1]) if zone_id not in known}
     await session.commit()  # ends the read; the guesses below may take seconds (the model's first load)
     if missing:
         names = list(missing.values())

@@ -501,8 +501,8 @@ async def test_import_reads_pixel_and_relative_coordinates_alike(
     report = await import_frigate_config(sessions, frigate.url)
     assert frigate.requests == ["/api/config"]
     assert [(c.camera_id, c.frame_width, c.frame_height) for c in report.cameras] == [
-        ("front_door", 1920, 1080),
         ("backyard", 1280, 720),
+        ("front_door", 1920, 1080),
     ]
     snapshot = await _snapshot(sessions)
     assert snapshot["cameras"] == {"backyard": ("Backyard", 1280, 720), "front_door": ("Front Door", 1920, 1080)}
@@ -520,7 +520,7 @@ async def test_import_reads_pixel_and_relative_coordinates_alike(
 async def test_import_of_newer_config_forms(sessions: Sessions, frigate: _Frigate) -> None:
     frigate.serve("frigate_0_16.json")
     report = await import_frigate_config(frigate_url=frigate.url + "/", sessions=sessions, default_frame=(1280, 720))
-    garage = report.cameras[1]
+    (garage,) = [camera for camera in report.cameras if camera.camera_id == "garage_cam"]
     assert (garage.camera_id, garage.frame_width, garage.frame_height, garage.frame_defaulted) == (
         "garage_cam",
         1280,
@@ -565,7 +565,7 @@ async def test_reimport_changes_nothing_and_keeps_set_types(sessions: Sessions, 
     report = await import_frigate_config(sessions, frigate.url)
     steps = (await _zones(sessions, "front_door"))["front_steps"]
     assert steps == {"name": "Steps", "type": "yard", "source": "set", "polygon": [[0.1, 0.1], [0.2, 0.1], [0.2, 0.2]]}
-    (kept,) = [z for z in report.cameras[0].zones if z.zone_id == "front_steps"]
+    (kept,) = [z for c in report.cameras for z in c.zones if c.camera_id == "front_door" and z.zone_id == "front_steps"]
     assert kept.type_kept and kept.zone_type == "yard"
 
 
