@@ -45,7 +45,7 @@ ConnectCallback = Callable[[], Awaitable[None]]
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 KEEPALIVE_SECONDS = 30
 FIRST_RECONNECT_SECONDS = 1.0
-PUBLISH_QUEUE_MAX = 10_000  # messages waiting for a connection; beyond this the oldest non-retained are dropped
+PUBLISH_QUEUE_MAX = 10_000  # messages waiting for a connection; beyond this the oldest is dropped
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,6 @@ class MQTTLink:
         self._unsent: _Outgoing | None = None
         self._connected = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._idle = asyncio.Event()
-        self._idle.set()
         self.connected_since: datetime | None = None
         self.connects = 0
         self.received = 0
@@ -183,16 +181,11 @@ class MQTTLink:
 
     async def drain(self) -> None:
         """Waits until every message received so far has been handled (tests, shutdown)."""
-        while self._inbox.qsize() or not self._idle.is_set():
-            await asyncio.sleep(0.01)
+        await self._inbox.join()
 
-    async def wait_connected(self, timeout: float) -> bool:
-        """True once connected (False after ``timeout`` seconds)."""
-        try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+    async def wait_connected(self) -> None:
+        """Returns once connected (wrap it in ``asyncio.timeout``)."""
+        await self._connected.wait()
 
     @property
     def connected(self) -> bool:
@@ -268,9 +261,15 @@ class MQTTLink:
                 raise
             except Exception:
                 logger.exception("MQTT on_connect callback failed")
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._send(client))
-            group.create_task(self._receive(client))
+        tasks = [asyncio.create_task(self._send(client)), asyncio.create_task(self._receive(client))]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            task.result()  # the MqttError that ended the connection (both loops only end by raising)
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
@@ -289,7 +288,6 @@ class MQTTLink:
     async def _consume(self) -> None:
         while True:
             message = await self._inbox.get()
-            self._idle.clear()
             try:
                 for topic_filter, _, handler in self._handlers:
                     if topic_matches_sub(topic_filter, message.topic):
@@ -299,5 +297,4 @@ class MQTTLink:
                             logger.exception("MQTT message handler failed", extra={"topic": message.topic})
                 self.handled += 1
             finally:
-                if self._inbox.empty():
-                    self._idle.set()
+                self._inbox.task_done()

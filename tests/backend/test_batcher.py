@@ -258,7 +258,7 @@ async def test_failed_analysis_is_stored_and_retried_with_backoff(harness: Harne
     await h.batcher.drain()
     [failed] = await h.events()
     assert (failed.status, failed.attempts) == ("not_assessed", 1)
-    assert "LLM server unreachable" in failed.error
+    assert "analyzer bug (injected)" in failed.error
     assert h.published[-1]["event"]["status"] == "not_assessed"
 
     assert await h.dispatcher.retry_due(h.clock.now + timedelta(seconds=9)) == 0
