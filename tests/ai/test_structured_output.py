@@ -19,8 +19,9 @@ RISK_SCHEMA = {
         "risk_score": {"type": "integer", "minimum": 0, "maximum": 100},
         "risk_level": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
         "summary": {"type": "string", "maxLength": 60},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
     },
-    "required": ["risk_score", "risk_level", "summary"],
+    "required": ["risk_score", "risk_level", "summary", "confidence"],
     "additionalProperties": False,
 }
 ASK = "Rate the risk of a stranger at the back door at 3am. Answer in JSON."
