@@ -1,8 +1,9 @@
 """The FastAPI application: ``create_app(settings, analyzer)``; run with ``python -m backend.api``.
 
 The lifespan migrates the database, connects Redis (if REDIS_URL is set), starts the broadcaster, recovers
-open batches, and runs two loops: the batcher (closes due batches) and the retry loop (re-runs failed
-analyses). Closed batches and fast-path detections go to the analyzer; every stored event is broadcast.
+open batches, starts the home integrations (MQTT_URL: Frigate in, Home Assistant out; NOTIFY_URLS: phones;
+``backend.services.integrations``), and runs two loops: the batcher (closes due batches) and the retry loop
+(re-runs failed analyses). Closed batches and fast-path detections go to the analyzer; every stored event is broadcast.
 
 Redis is optional at run time too: while it is unreachable, batching falls back to this process
 (``FallbackBatchState``) and broadcasts wait in the broadcaster's outbox, so ingest keeps answering 2xx. Its
@@ -48,6 +49,7 @@ from backend.services.batch_state import (
 from backend.services.batcher import Batcher
 from backend.services.broadcaster import Broadcaster
 from backend.services.ingest import FastPathRule
+from backend.services.integrations import HomeIntegrations
 from backend.services.llm_client import LLMClient
 from backend.services.semantic import get_reader
 
@@ -100,8 +102,12 @@ def create_app(settings: BackendSettings | None = None, analyzer: Analyzer | Non
         broadcaster = Broadcaster(redis, settings.redis_events_channel)
         await broadcaster.start()
 
+        integrations: HomeIntegrations | None = None  # built below: it needs the batcher and the dispatcher
+
         async def publish_event(event: Event) -> None:
             await broadcaster.publish(event_message(event))
+            if integrations is not None:
+                await integrations.on_event(event)
 
         llm = LLMClient.from_settings(settings)  # owned here: closed at shutdown
         dispatcher = AnalysisDispatcher(
@@ -133,6 +139,8 @@ def create_app(settings: BackendSettings | None = None, analyzer: Analyzer | Non
             analysis_lease_seconds=settings.analysis_lease_seconds,
             tick_seconds=settings.batch_tick_seconds,
         )
+        fast_path_rule = FastPathRule(settings.fast_path_confidence, frozenset(settings.fast_path_object_types))
+        integrations = HomeIntegrations.from_settings(settings, sessions, batcher, fast_path_rule, dispatcher)
         app.state.services = AppServices(
             settings=settings,
             engine=engine,
@@ -141,9 +149,11 @@ def create_app(settings: BackendSettings | None = None, analyzer: Analyzer | Non
             broadcaster=broadcaster,
             dispatcher=dispatcher,
             batcher=batcher,
-            fast_path_rule=FastPathRule(settings.fast_path_confidence, frozenset(settings.fast_path_object_types)),
+            fast_path_rule=fast_path_rule,
+            integrations=integrations,
         )
         await batcher.recover()
+        await integrations.start()
         loops = [
             asyncio.create_task(batcher.run()),
             asyncio.create_task(dispatcher.run()),
@@ -158,6 +168,7 @@ def create_app(settings: BackendSettings | None = None, analyzer: Analyzer | Non
             for loop in loops:
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop
+            await integrations.stop()
             await batcher.stop()
             await broadcaster.stop()
             await llm.aclose()

@@ -16,6 +16,7 @@ from backend.services.analysis_dispatch import AnalysisDispatcher
 from backend.services.batcher import Batcher
 from backend.services.broadcaster import Broadcaster
 from backend.services.ingest import FastPathRule
+from backend.services.integrations import HomeIntegrations
 
 
 @dataclass
@@ -28,6 +29,7 @@ class AppServices:
     dispatcher: AnalysisDispatcher
     batcher: Batcher
     fast_path_rule: FastPathRule
+    integrations: HomeIntegrations | None = None
 
 
 def get_services(connection: HTTPConnection) -> AppServices:

@@ -387,7 +387,8 @@ class _Track:
 
     def where(self, has_zones: bool) -> tuple[str, float, int]:
         """(description, risk weight, presence points) of the most sensitive place the track was seen."""
-        if not has_zones or all(f.detection.bbox is None for f in self.facts):
+        # located: a box to test against the zone polygons, or zones the detector named (Frigate's current_zones)
+        if not has_zones or all(f.detection.bbox is None and f.detection.zones is None for f in self.facts):
             description, weight, points = "in view (location unknown)", UNKNOWN_LOCATION_WEIGHT, UNKNOWN_LOCATION_POINTS
         elif not self.zone_types:
             description, weight, points = "outside the marked zones", OUTSIDE_ZONES_WEIGHT, ZONE_POINTS["other"]

@@ -59,6 +59,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.config.settings import BackendSettings
+from backend.domain.errors import StorageUnavailableError
 from backend.domain.frigate import (
     FrigateEventMessage,
     FrigateMessageError,
@@ -89,6 +90,7 @@ from backend.services.ingest import (
     ingest_detections,
 )
 from backend.services.mqtt_link import MQTTMessage
+from backend.services.outages import storage_outage
 from backend.services.zones import ensure_zones
 
 logger = logging.getLogger(__name__)
@@ -228,7 +230,9 @@ class FrigateIngest:
     # --- the handler -----------------------------------------------------------------------------------------
 
     async def handle(self, message: MQTTMessage) -> None:
-        """Handles one MQTT message (see the module docstring); never raises (but for cancellation)."""
+        """Handles one MQTT message (see the module docstring). Raises only ``StorageUnavailableError`` (the
+        database or Redis is down: the message is not handled, and handling it again later is safe, every step
+        being idempotent) and cancellation; anything else is logged and counted."""
         kind = self._topics.get(message.topic, "other")
         self._messages[kind] += 1
         if kind == "other":
@@ -250,6 +254,10 @@ class FrigateIngest:
                 extra={"topic": message.topic, "bytes": len(message.payload), "error": str(exc)},
             )
         except Exception as exc:
+            outage = exc if isinstance(exc, StorageUnavailableError) else storage_outage(exc)
+            if outage is not None:  # not this message's fault: the caller retries it once storage is back
+                self._counters["storage_outages"] += 1
+                raise outage from exc
             self._counters["errors"] += 1
             logger.exception(
                 "Frigate message failed", extra={"topic": message.topic, "error": f"{type(exc).__name__}: {exc}"}
@@ -268,6 +276,7 @@ class FrigateIngest:
             "false_positives",
             "malformed",
             "errors",
+            "storage_outages",
             "boxes_dropped",
             "batches_closed_by_review",
             "captions_applied",

@@ -49,20 +49,38 @@ async def _check_llm(services: Services) -> str:
 
 @router.get("/health")
 async def health(services: Services, response: Response) -> dict[str, object]:
-    """503 ``unavailable`` when the database is down; ``degraded`` (200) when Redis or the LLM is unreachable:
-    without Redis, ingest and batching go on in this process and broadcasts wait in an outbox; without the LLM,
-    events are stored ``not_assessed`` and retried. Always open, even with an API key set."""
+    """503 ``unavailable`` when the database is down; ``degraded`` (200) when Redis, the LLM or the MQTT broker
+    is unreachable: without Redis, ingest and batching go on in this process and broadcasts wait in an outbox;
+    without the LLM, events are stored ``not_assessed`` and retried; without the broker, the link reconnects
+    with backoff and Home Assistant states wait in its queue. ``integrations``: the MQTT link, Frigate ingest
+    counters and notification counters. Always open, even with an API key set."""
     checks = {
         "database": await _check_database(services),
         "redis": await _check_redis(services),
         "llm": await _check_llm(services),
     }
+    integrations = services.integrations
+    if integrations is not None and integrations.link is not None:
+        link = integrations.link
+        checks["mqtt"] = "ok" if link.connected else f"error: {link.last_error or 'connecting'}"
     essential_ok = checks["database"] == "ok"
     if not essential_ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    all_ok = essential_ok and checks["llm"] == "ok" and checks["redis"] in ("ok", "disabled")
+    all_ok = (
+        essential_ok
+        and checks["llm"] == "ok"
+        and checks["redis"] in ("ok", "disabled")
+        and checks.get("mqtt", "ok") == "ok"
+    )
     overall = "ok" if all_ok else ("degraded" if essential_ok else "unavailable")
-    return {"status": overall, "checks": checks, "events_waiting_for_redis": services.broadcaster.pending}
+    answer: dict[str, object] = {
+        "status": overall,
+        "checks": checks,
+        "events_waiting_for_redis": services.broadcaster.pending,
+    }
+    if integrations is not None:
+        answer["integrations"] = integrations.status()
+    return answer
 
 
 @router.get("/metrics")
