@@ -11,12 +11,14 @@ bound, at most :data:`INTEGER_DIGITS` digits before it.
 How the bounds are read (the rule, and why):
 
 * ``integer``: exact. ``minimum: 0.5`` means at least 1, ``exclusiveMaximum: 10`` at most 9.
-* ``number``: the bound is taken as the IEEE double a JSON parser reads it as (Python's ``json``,
-  pydantic, JavaScript), and the grammar's output, read the same way, is inside it. An inclusive bound
-  becomes the shortest decimal that reads back as the same double (``repr``); an exclusive one becomes
-  the next double inward, so that ``exclusiveMaximum: 1`` admits ``0.9999999999999999`` but not
-  ``0.99999999999999999`` (which reads as ``1.0``). Rounding to the nearest double is monotonic, so a
-  decimal at or below the bound's decimal reads as a double at or below the bound.
+* ``number``: a value is inside a bound when it is inside both as a decimal compared with the bound as
+  written in the schema (a double's shortest round-trip form, ``repr``: ``0.1``, ``1e10``), and as the
+  IEEE double a JSON parser reads it as (Python's ``json``, pydantic, JavaScript) compared with the
+  bound's double. The first alone would let ``10000000000.000000000000001`` through
+  ``exclusiveMinimum: 1e10`` (it reads as ``1e10``); the second alone would let
+  ``9999999999.9999999`` through ``minimum: 1e10`` for the same reason. Each bound becomes the extreme
+  decimal (at the digit cap) inside both; reading decimals as doubles is monotonic, so every decimal
+  between the two resulting bounds is inside too, and the grammar is a plain digit comparison.
 * A negative number is never written ``-0``: the negative branch needs a nonzero digit.
 
 Source of the decimal form: RFC 8259 section 6 (JSON numbers); of the keywords: JSON Schema 2020-12

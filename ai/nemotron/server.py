@@ -8,6 +8,11 @@ here (not by FastAPI, so that any content type is taken, as llama-server does), 
 request models (ai.nemotron.schemas), and an input the engine refuses (a grammar, a schema) is a 400. The
 error replies themselves are ASCII JSON, so no input can make them fail to encode.
 
+Image parts in chat messages (Frigate's GenAI sends its thumbnails so) are dropped, since neither engine
+has image input: the prompt says where they were removed, the answer carries ``X-Images-Dropped: N`` and
+a warning is logged. llama-server without ``--mmproj`` answers 500 instead, which would leave such a
+client with nothing.
+
 Generation runs in a worker thread, token by token. While it runs, the request watches its connection:
 when the client goes away (a timeout, a closed stream) the worker stops before its next token (or its
 next prompt batch) and the slot is free again at once; a request still queued for a slot leaves the queue.

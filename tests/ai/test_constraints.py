@@ -304,6 +304,7 @@ def test_frigate_review_schema_grammar(checker: GrammarChecker) -> None:
         ({"enum": [1, 5, "a"], "minimum": 2}, ["5", '"a"'], ["1"]),
         ({"minimum": 1}, ["1", "2.5"], ["0"]),
         ({}, ["1", '"x"', "[true]", "null"], ["nul"]),
+        ({"type": "array", "items": True, "maxItems": 1}, ["[]", '["x"]'], ["[1, 2]"]),
         (
             {
                 "$defs": {"Lvl": {"type": "integer", "minimum": 0, "maximum": 2}},
@@ -343,6 +344,7 @@ def test_schema_keywords_are_enforced(checker: GrammarChecker, schema: dict, goo
         ({"minLength": 1, "minimum": 1}, 'need a "type"'),
         ({"type": "string", "not": {"const": "x"}}, "keyword(s) not"),
         ({"enum": [1, 2], "minimum": 3}, "no enum/const value"),
+        ({"type": "object", "properties": {"a": False}}, "false matches nothing"),
     ],
 )
 def test_schema_keywords_llama_cpp_would_drop_are_refused(schema: dict, message: str) -> None:

@@ -1,7 +1,6 @@
 """Frigate's GenAI requests, as its ``llamacpp`` provider sends them, against the project's LLM server.
 
-The request shapes come from Frigate's documentation and its provider (frigate/genai/llama_cpp.py,
-0.17 and later): ``GET /v1/models`` at start-up (the configured model must be listed; ``--ctx-size`` is
+The request shapes come from Frigate's documentation and its provider (frigate/genai/llama_cpp.py): ``GET /v1/models`` at start-up (the configured model must be listed; ``--ctx-size`` is
 read from the model's launch ``args``), then ``POST /v1/chat/completions`` with one user message whose
 content is a text part and one ``image_url`` part per thumbnail (``data:image/jpeg;base64,...``), the
 ``provider_options`` merged into the body, and, for review descriptions, an OpenAI strict
@@ -35,8 +34,9 @@ SEEDS = range(5)
 MODEL_ID = "SmolLM2-135M-Instruct.Q4_1"  # what an operator puts in Frigate's genai.model: /v1/models' id
 
 
-class ReviewMetadata017(BaseModel):
-    """The review summary fields Frigate 0.17 documents (docs/configuration/genai/review_summaries.md)."""
+class ReviewMetadataSummary(BaseModel):
+    """The review summary fields Frigate documents (docs/configuration/genai/review_summaries.md): title,
+    scene, shortSummary, confidence 0-1, potential_threat_level 0-2, other_concerns."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -161,14 +161,14 @@ def test_models_endpoint_satisfies_frigates_start_up_check(frigate: httpx.Client
 @pytest.mark.parametrize(
     ("model", "concerns", "options"),
     [
-        (ReviewMetadata017, [], {}),
+        (ReviewMetadataSummary, [], {}),
         # other_concerns is an unbounded list of unbounded strings: the 135M model can repeat one item until
         # the context is full (finish "length", JSON cut); repeat_penalty is a documented Frigate
         # provider_option for llama.cpp, and a real model needs none
-        (ReviewMetadata017, ["package taken from porch"], {"repeat_penalty": 1.3}),
+        (ReviewMetadataSummary, ["package taken from porch"], {"repeat_penalty": 1.3}),
         (ReviewMetadataLatest, [], {}),
     ],
-    ids=["0.17 schema", "0.17 schema with concerns", "latest schema with length and item bounds"],
+    ids=["summary schema", "summary schema with concerns", "observations schema with length and item bounds"],
 )
 def test_review_description_is_valid_for_every_seed(
     frigate: httpx.Client, model: type[BaseModel], concerns: list[str], options: dict[str, Any]

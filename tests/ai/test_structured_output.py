@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jsonschema
@@ -30,7 +31,7 @@ MESSAGES = [{"role": "user", "content": ASK}]
 SEEDS = range(6)
 
 # (endpoint, the part of the request body that asks for the schema)
-FORMS = {
+FORMS: dict[str, tuple[str, dict[str, Any]]] = {
     "llama.cpp json_schema": ("/completion", {"json_schema": RISK_SCHEMA}),
     "llama.cpp response_format (old shape)": (
         "/completion",

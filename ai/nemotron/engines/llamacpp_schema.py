@@ -126,8 +126,10 @@ def _filter_enum(schema: dict[str, Any], path: str) -> dict[str, Any]:
 def _rewrite(schema: Any, path: str) -> Any:
     """The schema with annotations removed and every enforced keyword in a form the converter keeps;
     a ConstraintError for any keyword that would be dropped."""
+    if schema is True:
+        return dict(_ANY)
     if not isinstance(schema, dict):
-        raise _fail(path, "a subschema must be an object (true/false subschemas are not supported)")
+        raise _fail(path, "a subschema must be an object or true (false matches nothing)")
     unknown = set(schema) - SUPPORTED_KEYWORDS - ANNOTATIONS
     if unknown:
         raise _fail(path, f"keyword(s) {', '.join(sorted(unknown))} cannot be enforced")
