@@ -167,9 +167,17 @@ def review_message(
     return {"type": kind, "before": state, "after": state}
 
 
-def build_session(day: date = date(2026, 11, 28), zone: tzinfo = HOME_ZONE, prefix: str = "frigate") -> ReplaySession:
-    """The session described in the module docstring, its times on ``day`` (the night visitor the night after)."""
+def build_session(
+    day: date = date(2026, 11, 28), zone: tzinfo = HOME_ZONE, prefix: str = "frigate", salt: str = ""
+) -> ReplaySession:
+    """The session described in the module docstring, its times on ``day`` (the night visitor the night after).
+    Frigate's ids are "<start epoch>-<6 random characters>"; ``salt`` (a few [a-z0-9]) makes them new for a
+    replay into a database that holds an earlier one."""
     session = ReplaySession()
+
+    def ident(start: float, name: str) -> str:
+        return f"{start:.6f}-{name}{salt}"
+
     events, reviews, updates = f"{prefix}/events", f"{prefix}/reviews", f"{prefix}/tracked_object_update"
 
     def add(obj: TrackedObject) -> TrackedObject:
@@ -180,7 +188,7 @@ def build_session(day: date = date(2026, 11, 28), zone: tzinfo = HOME_ZONE, pref
     t = _epoch(day, time(14, 5), zone)
     courier = add(
         TrackedObject(
-            f"{t:.6f}-dlv001",
+            ident(t, "dlv001"),
             "front_door",
             "person",
             t,
@@ -194,17 +202,17 @@ def build_session(day: date = date(2026, 11, 28), zone: tzinfo = HOME_ZONE, pref
         )
     )
     fp = add(
-        TrackedObject(f"{t + 3:.6f}-fp0001", "front_door", "dog", t + 3, (Frame(0, (100, 600, 180, 700), (), 0.62),))
+        TrackedObject(ident(t + 3, "fp0001"), "front_door", "dog", t + 3, (Frame(0, (100, 600, 180, 700), (), 0.62),))
     )
     session.false_positive_ids.append(fp.id)
     courier_messages = event_messages(courier)
-    session.messages += [(reviews, review_message("new", f"{t:.6f}-rv0001", "front_door", t, None, [courier]))]
+    session.messages += [(reviews, review_message("new", ident(t, "rv0001"), "front_door", t, None, [courier]))]
     session.messages += [(events, courier_messages[0]), (events, courier_messages[0])]  # a re-delivered "new"
     false_positive = event_messages(fp)[0]
     false_positive["after"]["false_positive"] = True
     session.messages += [(events, false_positive)]
     session.messages += [(events, m) for m in courier_messages[1:]]
-    session.messages += [(reviews, review_message("end", f"{t:.6f}-rv0001", "front_door", t, t + 30, [courier]))]
+    session.messages += [(reviews, review_message("end", ident(t, "rv0001"), "front_door", t, t + 30, [courier]))]
     session.messages += [
         (
             updates,
@@ -216,13 +224,14 @@ def build_session(day: date = date(2026, 11, 28), zone: tzinfo = HOME_ZONE, pref
             },
         )
     ]
-    session.incidents.append(Incident("a delivery", ("front_door",), (courier.id,), (f"{t:.6f}-rv0001",), threat=False))
+    delivery = Incident("a delivery", ("front_door",), (courier.id,), (ident(t, "rv0001"),), threat=False)
+    session.incidents.append(delivery)
 
     # 2. a resident coming home
     t = _epoch(day, time(18, 30), zone)
     car = add(
         TrackedObject(
-            f"{t:.6f}-car001",
+            ident(t, "car001"),
             "driveway",
             "car",
             t,
@@ -237,7 +246,7 @@ def build_session(day: date = date(2026, 11, 28), zone: tzinfo = HOME_ZONE, pref
     )
     alice = add(
         TrackedObject(
-            f"{t + 15:.6f}-alc001",
+            ident(t + 15, "alc001"),
             "driveway",
             "person",
             t + 15,
@@ -251,7 +260,7 @@ def build_session(day: date = date(2026, 11, 28), zone: tzinfo = HOME_ZONE, pref
     )
     car_messages = event_messages(car, end=False)
     alice_messages = event_messages(alice)
-    review = f"{t:.6f}-rv0002"
+    review = ident(t, "rv0002")
     session.messages += [(reviews, review_message("new", review, "driveway", t, None, [car]))]
     session.messages += [(events, car_messages[0]), (events, car_messages[1])]
     session.messages += [
@@ -272,7 +281,7 @@ def build_session(day: date = date(2026, 11, 28), zone: tzinfo = HOME_ZONE, pref
     t = _epoch(night, time(3, 10, 5), zone)
     gate = add(
         TrackedObject(
-            f"{t:.6f}-ngt001",
+            ident(t, "ngt001"),
             "side_gate",
             "person",
             t,
@@ -285,7 +294,7 @@ def build_session(day: date = date(2026, 11, 28), zone: tzinfo = HOME_ZONE, pref
     t2 = t + 85
     visitor = add(
         TrackedObject(
-            f"{t2:.6f}-ngt002",
+            ident(t2, "ngt002"),
             "backyard",
             "person",
             t2,
@@ -298,7 +307,7 @@ def build_session(day: date = date(2026, 11, 28), zone: tzinfo = HOME_ZONE, pref
             ),
         )
     )
-    gate_review, yard_review = f"{t:.6f}-rv0003", f"{t2:.6f}-rv0004"
+    gate_review, yard_review = ident(t, "rv0003"), ident(t2, "rv0004")
     gate_messages, visitor_messages = event_messages(gate), event_messages(visitor)
     session.messages += [(reviews, review_message("new", gate_review, "side_gate", t, None, [gate]))]
     session.messages += [(events, m) for m in gate_messages]

@@ -38,6 +38,16 @@ LEVEL_DESCRIPTIONS: dict[RiskLevel, str] = {
 }
 
 
+# What a home owner should do at each level, when the model's own advice cannot be shown
+# (``backend.services.summaries.action_problems``); the spec's descriptions above, turned into an action.
+LEVEL_ACTIONS: dict[RiskLevel, str] = {
+    RiskLevel.LOW: "No action needed.",
+    RiskLevel.MEDIUM: "Look at the clip when convenient.",
+    RiskLevel.HIGH: "Check the live view now and make sure doors and windows are locked.",
+    RiskLevel.CRITICAL: "Check the live view now; call the police if someone is trying to get in or is in danger.",
+}
+
+
 def level_for_score(score: int) -> RiskLevel:
     """The level whose band holds ``score``; a score outside 0..100 is an error, never clamped."""
     if isinstance(score, bool) or not isinstance(score, int):

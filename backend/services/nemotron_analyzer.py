@@ -33,6 +33,7 @@ from backend.config.settings import BackendSettings, get_settings
 from backend.db.session import run_unit_of_work
 from backend.domain.errors import LLMAnswerUnusableError
 from backend.domain.llm_response import RISK_ANALYSIS_JSON_SCHEMA
+from backend.domain.risk_levels import LEVEL_ACTIONS, RiskLevel
 from backend.domain.scenario import Enrichment, ScenarioInput
 from backend.models import Event, EventKind, EventStatus
 from backend.services import metrics
@@ -48,7 +49,13 @@ from backend.services.prompt_variants import get_prompt_variant
 from backend.services.prompts import RenderedPrompt, estimate_tokens
 from backend.services.risk_parsing import RiskParseError, extract_reasoning_and_response, parse_risk_response
 from backend.services.semantic import get_reader
-from backend.services.summaries import camera_texts, evidence_numbers, evidence_summary, summary_problems
+from backend.services.summaries import (
+    action_problems,
+    camera_texts,
+    evidence_numbers,
+    evidence_summary,
+    summary_problems,
+)
 
 __all__ = ["NemotronAnalyzer", "RiskAssessment", "extract_reasoning_and_response"]
 
@@ -190,10 +197,16 @@ class NemotronAnalyzer:
                 parsed.summary, final.risk_level, camera_texts(ctx), reading, found, numbers=numbers
             )
             summary = parsed.summary if not rejected else evidence_summary(ctx, evidence, final.risk_level)
+            action_rejected = action_problems(
+                parsed.recommended_action or "", final.risk_level, camera_texts(ctx), numbers
+            )
+            action = LEVEL_ACTIONS[RiskLevel(final.risk_level)] if action_rejected else parsed.recommended_action
             decided_by = {
                 **final.decided_by,
                 "summary": "evidence" if rejected else "llm",
                 "summary_rejected": rejected,
+                "recommended_action": "level" if action_rejected else "llm",
+                "recommended_action_rejected": action_rejected,
                 "template": prompt.template,
                 "prompt_variant": self.prompt_variant.key,
                 "structured_output": reply.structured,
@@ -209,7 +222,7 @@ class NemotronAnalyzer:
                 summary=summary,
                 reasoning=parsed.reasoning,
                 risk_factors=factors[:12],
-                recommended_action=parsed.recommended_action or "",
+                recommended_action=action or "",
                 template=prompt.template,
                 level_corrected=final.decided_by["risk_level"] == "score_band",
                 correction_note="; ".join(n for n in notes if n),

@@ -32,6 +32,7 @@ from backend.services.text_safety import sanitize_untrusted
 COPY_WORDS = 6  # this many consecutive words of camera text is copying, not quoting
 REPEAT_WORDS = 4  # the same four words twice in one summary is a model looping
 MIN_WORDS = 4
+ACTION_MIN_WORDS = 2
 _LEVEL_SYNONYMS: dict[str, RiskLevel] = {
     "low": RiskLevel.LOW,
     "minimal": RiskLevel.LOW,
@@ -119,8 +120,21 @@ def evidence_numbers(ctx: AnalysisContext, score: int) -> set[int]:
     return numbers
 
 
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?(?![\w])")
+
+
 def _unsupported_numbers(text: str, numbers: set[int]) -> list[str]:
-    return [n for n in re.findall(r"(?<![\w.])\d+(?![\w.]*\d)", text) if int(n) not in numbers and int(n) > 1]
+    """Numbers in ``text`` the evidence does not hold: integers not in ``numbers`` (0 and 1 are always fine),
+    and any decimal, percentage or dotted run ("15.75%", "1.5.2024"): the evidence states none."""
+    found = []
+    for match in _NUMBER.finditer(text.rstrip(".!?")):
+        token = match.group(0)
+        if token.isdigit():
+            if int(token) not in numbers and int(token) > 1:
+                found.append(token)
+        else:
+            found.append(token)
+    return found
 
 
 def _copied(summary: str, sources: Iterable[str]) -> bool:
@@ -187,6 +201,35 @@ def summary_problems(
         problems.append(f"fewer than {MIN_WORDS} words")
     if not (text[0].isupper() or text[0].isdigit()) or text[-1] not in ".!?":
         problems.append("not complete sentences")
+    return problems
+
+
+def action_problems(action: str, level: RiskLevel | str, camera_text: Iterable[str], numbers: set[int]) -> list[str]:
+    """Why the model's recommended action cannot be shown (empty when it can): the checks of
+    :func:`summary_problems` that apply to advice (chat markup or instructions, looping, numbers the evidence
+    does not hold, copied camera text, placeholders, reassurance on a high or critical event), and it must be
+    words: at least :data:`ACTION_MIN_WORDS` of them, mostly letters. A rejected action is replaced by the
+    level's own (``backend.domain.risk_levels.LEVEL_ACTIONS``)."""
+    final = RiskLevel(str(level))
+    text = action.strip()
+    if not text:
+        return ["empty"]
+    problems: list[str] = []
+    letters = sum(c.isalpha() for c in text)
+    if len(_words(text)) < ACTION_MIN_WORDS or letters < 0.6 * len(text.replace(" ", "")):
+        problems.append("not words")
+    if LEVEL_ORDER.index(final) >= LEVEL_ORDER.index(RiskLevel.HIGH) and _REASSURANCE.search(text):
+        problems.append(f"reassures on a {final} event")
+    if _INSTRUCTION.search(text):
+        problems.append("contains instructions or chat markup")
+    if _repeats(text):
+        problems.append("repeats itself")
+    if unsupported := _unsupported_numbers(text, numbers):
+        problems.append(f"states numbers the evidence does not hold ({', '.join(unsupported[:3])})")
+    if _copied(text, camera_text):
+        problems.append(f"copies {COPY_WORDS}+ words of camera text")
+    if _PLACEHOLDER.search(text):
+        problems.append("contains placeholder or schema text")
     return problems
 
 

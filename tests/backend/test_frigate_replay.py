@@ -27,7 +27,7 @@ from backend.api.app import create_app
 from backend.api.services import AppServices
 from backend.config.settings import BackendSettings
 from backend.domain.risk_levels import LEVEL_ORDER, RiskLevel
-from backend.frigate_replay import HOUSEHOLD, NotificationSink, ReplaySession, build_session, publish
+from backend.frigate_replay import HOME_ZONE, HOUSEHOLD, NotificationSink, ReplaySession, build_session, publish
 from backend.models import Detection
 from backend.services.mqtt_link import MQTTMessage
 from tests.backend.mqtt_broker import MOSQUITTO, PrivateBroker
@@ -94,7 +94,7 @@ def test_a_frigate_session_through_the_broker(
 ) -> None:
     run = f"t{uuid.uuid4().hex[:8]}"
     session: ReplaySession = build_session(prefix=f"{run}/frigate")
-    now = datetime.now(UTC).astimezone(backend_settings.home_zone()).time()
+    now = datetime.now(UTC).astimezone(HOME_ZONE).time()  # quiet hours are the home's (TIMEZONE below)
     # quiet hours around now: only critical may ring; otherwise quiet hours far from now (never active)
     start = (datetime.combine(datetime.now(UTC).date(), now) - timedelta(hours=1)).strftime("%H:%M")
     end = (datetime.combine(datetime.now(UTC).date(), now) + timedelta(hours=1)).strftime("%H:%M")
