@@ -40,7 +40,7 @@ from backend.config.settings import BackendSettings
 from backend.db.session import create_engine_from_url, create_session_factory, run_unit_of_work
 from backend.models import Event
 from backend.services.detection_rows import detector_id
-from backend.services.event_store import fast_path_key, save_event
+from backend.services.event_store import Assessed, fast_path_key, save_event
 
 CAMERAS = ("front_door", "driveway", "backyard", "garage")
 OBJECTS = ("person", "car", "dog", "cat", "bicycle", "truck")
@@ -60,7 +60,7 @@ class FixedAnalyzer:
             camera_id=camera_id,
             kind="batch",
             detection_pks=detection_ids,
-            assessment={"risk_score": 5, "risk_level": "low", "summary": "benchmark"},
+            outcome=Assessed(risk_score=5, risk_level="low", summary="benchmark"),
         )
 
     async def analyze_detection_fast_path(self, camera_id: str, detection_id: int) -> Event:
@@ -72,7 +72,7 @@ class FixedAnalyzer:
             camera_id=camera_id,
             kind="fast_path",
             detection_pks=[detection_id],
-            assessment={"risk_score": 5, "risk_level": "low", "summary": "benchmark"},
+            outcome=Assessed(risk_score=5, risk_level="low", summary="benchmark"),
         )
 
 
