@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start the local PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) that the tests use, if they are
-# installed here and not already answering. Prints what it did; fails if a service stays down.
+# Start the local PostgreSQL (127.0.0.1:5432), Redis (127.0.0.1:6379) and Mosquitto (127.0.0.1:1883) that the tests
+# use, if they are installed here and not already answering. Prints what it did; fails if a service stays down.
 set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -34,5 +34,18 @@ elif command -v redis-server >/dev/null; then
     wait_port 6379 redis && echo "redis: started"
 else
     echo "redis: not installed and not running on 127.0.0.1:6379" >&2
+    exit 1
+fi
+
+# Mosquitto (issue #10: Frigate and Home Assistant over MQTT). Tests that restart a broker start their own.
+if port_open 1883; then
+    echo "mosquitto: already running"
+elif command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; then
+    mkdir -p /run/mosquitto /var/lib/mosquitto /var/log/mosquitto
+    chown mosquitto:mosquitto /run/mosquitto /var/lib/mosquitto /var/log/mosquitto 2>/dev/null || true
+    "$(command -v mosquitto || echo /usr/sbin/mosquitto)" -d -c /etc/mosquitto/mosquitto.conf
+    wait_port 1883 mosquitto && echo "mosquitto: started"
+else
+    echo "mosquitto: not installed and not running on 127.0.0.1:1883" >&2
     exit 1
 fi
