@@ -43,7 +43,8 @@ def normalize_database_url(url: str) -> str:
 
 
 def parse_quiet_hours(text: str) -> tuple[time, time]:
-    """Quiet hours "HH:MM-HH:MM" as (start, end); the span may cross midnight ("22:00-07:00"). ValueError names the problem."""
+    """Quiet hours "HH:MM-HH:MM" as (start, end); the span may cross midnight ("22:00-07:00").
+    Raises ValueError naming the problem."""
     start, sep, end = text.partition("-")
     try:
         if not sep:
