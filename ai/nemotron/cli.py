@@ -12,8 +12,10 @@ import os
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 
 from ai.nemotron.engines import ENGINE_NAMES, create_engine
+from ai.nemotron.reasoning import REASONING_FORMATS
 from ai.nemotron.server import create_app
 from ai.nemotron.settings import ServerSettings, embedded_model_path
 
@@ -33,7 +35,11 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
     p.add_argument("--host", default=env.host, help="listen address (NEMOTRON_HOST)")
     p.add_argument("--port", type=int, default=env.port, help="listen port (NEMOTRON_PORT)")
     p.add_argument(
-        "--ctx-size", "-c", type=int, default=env.context_size, help="context window in tokens (NEMOTRON_CONTEXT_SIZE)"
+        "--ctx-size",
+        "-c",
+        type=int,
+        default=env.context_size,
+        help="context in tokens, divided among the --parallel slots as llama-server does (NEMOTRON_CONTEXT_SIZE)",
     )
     p.add_argument(
         "--parallel",
@@ -56,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         "-n",
         type=int,
         default=env.n_predict,
-        help="most tokens one request may generate, whatever it asks; -1: no limit (NEMOTRON_N_PREDICT)",
+        help="most tokens a request generates when it sets no limit of its own; -1: none (NEMOTRON_N_PREDICT)",
     )
     p.add_argument(
         "--max-body-bytes",
@@ -64,28 +70,54 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         default=env.max_body_bytes,
         help="largest request body accepted; larger is a 413 (NEMOTRON_MAX_BODY_BYTES)",
     )
-    args = p.parse_args(argv)
-    return ServerSettings.model_validate(
-        {
-            "engine": args.engine,
-            "model_path": args.model,
-            "host": args.host,
-            "port": args.port,
-            "context_size": args.ctx_size,
-            "parallel": args.parallel,
-            "api_key": args.api_key,
-            "gpu_layers": args.gpu_layers,
-            "threads": args.threads,
-            "n_predict": args.n_predict,
-            "max_body_bytes": args.max_body_bytes,
-        }
+    p.add_argument(
+        "--alias", "-a", default=env.alias, help="model id reported by /v1/models and in answers (NEMOTRON_ALIAS)"
     )
+    p.add_argument(
+        "--seed", "-s", type=int, default=env.seed, help="seed of requests that give none; -1: random (NEMOTRON_SEED)"
+    )
+    p.add_argument(
+        "--temp",
+        type=float,
+        default=env.temperature,
+        help="temperature of requests that give none (NEMOTRON_TEMPERATURE)",
+    )
+    p.add_argument(
+        "--reasoning-format",
+        choices=REASONING_FORMATS,
+        default=env.reasoning_format,
+        help="chat answers' <think> block: 'none' leaves it in content; 'deepseek'/'auto' move it to "
+        "reasoning_content; 'deepseek-legacy' also keeps it in content (NEMOTRON_REASONING_FORMAT)",
+    )
+    args = p.parse_args(argv)
+    values = {
+        "engine": args.engine,
+        "model_path": args.model,
+        "host": args.host,
+        "port": args.port,
+        "context_size": args.ctx_size,
+        "parallel": args.parallel,
+        "api_key": args.api_key,
+        "gpu_layers": args.gpu_layers,
+        "threads": args.threads,
+        "n_predict": args.n_predict,
+        "max_body_bytes": args.max_body_bytes,
+        "alias": args.alias,
+        "seed": args.seed,
+        "temperature": args.temp,
+        "reasoning_format": args.reasoning_format,
+    }
+    try:
+        return ServerSettings.model_validate(values)
+    except ValidationError as exc:
+        p.error("; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors()))
 
 
 def engine_options(settings: ServerSettings) -> dict[str, Any]:
     """Constructor arguments of the chosen engine that come from the common settings."""
     model = settings.model_path or str(embedded_model_path())
-    options: dict[str, Any] = {"model": model, "n_ctx": settings.context_size, "threads": settings.threads}
+    # one context per slot, each with its share of --ctx-size (llama-server's n_ctx_slot)
+    options: dict[str, Any] = {"model": model, "n_ctx": settings.slot_context_size, "threads": settings.threads}
     if settings.engine == "llamacpp":
         options["gpu_layers"] = settings.gpu_layers
     return options

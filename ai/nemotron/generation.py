@@ -98,11 +98,12 @@ def run_completion(
     params: SamplingParams,
     constraint: Any | None = None,
     cancelled: threading.Event | None = None,
-    on_text: Callable[[str], None] | None = None,
+    on_text: Callable[[str, list[int]], None] | None = None,
 ) -> CompletionResult:
     """Generate from ``prompt_tokens`` on ``slot``; ``n_predict < 0`` means until EOS or the context ends.
 
-    ``on_text`` receives each piece of content as soon as it is final (for streaming). ``cancelled`` set
+    ``on_text`` receives each piece of content as soon as it is final (for streaming), with the ids of the
+    tokens generated since the previous piece (those whose text it completes). ``cancelled`` set
     (the client went away) stops the loop before the next token, and the engine between prompt batches;
     the result then has ``stop_type="none"``.
     """
@@ -110,7 +111,7 @@ def run_completion(
     room = engine.n_ctx - len(prompt_tokens)
     limit = room if n_predict < 0 else min(n_predict, room)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    text, emitted = "", 0
+    text, emitted, tokens_sent = "", 0, 0
     tokens: list[int] = []
     stop_type: StopType = "none"
     stopping_word = ""
@@ -143,8 +144,8 @@ def run_completion(
             if on_text is not None:
                 safe = len(text) - _held_back(text, stops)
                 if safe > emitted:
-                    on_text(text[emitted:safe])
-                    emitted = safe
+                    on_text(text[emitted:safe], tokens[tokens_sent:])
+                    emitted, tokens_sent = safe, len(tokens)
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:
@@ -152,7 +153,7 @@ def run_completion(
     if stop_type in ("none", "limit", "eos"):
         text += decoder.decode(b"", final=True)
     if on_text is not None and len(text) > emitted:
-        on_text(text[emitted:])
+        on_text(text[emitted:], tokens[tokens_sent:])
     finished = time.perf_counter()
     if limit <= 0:
         stop_type = "limit"

@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from ai.nemotron.engines.base import INT32_MAX, SEED_MAX, SEED_MIN, SamplingParams
 from ai.nemotron.json_values import find_unsound_value, printable
+from ai.nemotron.reasoning import ReasoningFormat
 
 TokenId = Annotated[int, Field(ge=0, le=INT32_MAX)]
 
@@ -79,15 +80,18 @@ class _Sampling(_Constraints):
 
     _stop = field_validator("stop", mode="before")(_stops)
 
-    def sampling(self) -> SamplingParams:
-        seed = None if self.seed is None or self.seed < 0 else self.seed
+    def sampling(self, default_temperature: float = 0.8, default_seed: int = -1) -> SamplingParams:
+        """The sampling settings; a temperature or seed the request leaves out is the server's (--temp,
+        --seed), as in llama-server. A negative seed is a random one."""
+        temperature = self.temperature if "temperature" in self.model_fields_set else default_temperature
+        seed = self.seed if self.seed is not None else default_seed
         return SamplingParams(
-            temperature=self.temperature,
+            temperature=temperature,
             top_k=self.top_k,
             top_p=self.top_p,
             min_p=self.min_p,
             repeat_penalty=self.repeat_penalty,
-            seed=seed,
+            seed=None if seed < 0 else seed,
         )
 
 
@@ -96,6 +100,9 @@ class CompletionRequest(_Sampling):
 
     prompt: str | list[TokenId]
     n_predict: int = Field(default=-1, ge=-1, le=INT32_MAX, validation_alias=AliasChoices("n_predict", "max_tokens"))
+    return_tokens: bool = Field(
+        default=False, description="llama.cpp: the generated token ids in 'tokens' (streamed chunks always have them)"
+    )
 
 
 class OpenAICompletionRequest(_Sampling):
@@ -170,6 +177,11 @@ class ChatCompletionRequest(_Sampling):
     )
     n: int = Field(default=1, ge=1, le=1)
     stream_options: dict[str, Any] | None = None
+    reasoning_format: ReasoningFormat | None = Field(
+        default=None,
+        description="llama.cpp: where a <think> block goes ('none': left in content; 'deepseek', 'auto': "
+        "reasoning_content; 'deepseek-legacy': both); default: the server's --reasoning-format",
+    )
 
 
 class TokenizeRequest(_Body):

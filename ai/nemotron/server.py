@@ -41,7 +41,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ai.nemotron.chat import render_chat
 from ai.nemotron.constraints import constraint_from_request
@@ -57,6 +57,7 @@ from ai.nemotron.errors import (
 )
 from ai.nemotron.generation import CompletionResult, run_completion
 from ai.nemotron.metrics import ServerMetrics
+from ai.nemotron.reasoning import ThinkSplitter, prompt_opens_reasoning
 from ai.nemotron.schemas import (
     REQUEST_MODELS,
     ChatCompletionRequest,
@@ -72,6 +73,9 @@ from ai.nemotron.slots import Abandoned, SlotPool, run_in_thread
 log = logging.getLogger("ai.nemotron")
 
 PUBLIC_PATHS = frozenset({"/health", "/v1/health", "/models", "/v1/models"})
+# llama-server's CORS answers (its defaults: any origin, with credentials, so the Origin is echoed)
+CORS_ALLOW_METHODS = "GET, POST, DELETE, OPTIONS"
+CORS_ALLOW_HEADERS = "*"
 IMAGES_DROPPED_HEADER = "X-Images-Dropped"  # on a chat answer whose request had image parts: how many
 
 
@@ -86,6 +90,8 @@ class ServerState:
         self.pool = SlotPool([])
         self.metrics = ServerMetrics(lambda: self.pool.processing, lambda: self.pool.deferred)
         self.created = int(time.time())
+        self.model_id = settings.alias or engine.model_name  # --alias, else the file name
+        self.fingerprint = system_fingerprint()
 
     def load(self) -> None:
         try:
@@ -103,6 +109,17 @@ class ServerState:
             raise UnavailableError("Loading model")
         if self.status == "error":
             raise UnavailableError(f"Model failed to load: {self.load_error}")
+
+
+def system_fingerprint() -> str:
+    """llama-server's ``system_fingerprint``: ``b<build number>`` of the llama.cpp underneath, when the
+    bindings tell it (llama-cpp-python does not export it today), else a stable ``b0``."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return "b0"
+    number = getattr(llama_cpp, "LLAMA_BUILD_NUMBER", None)
+    return f"b{number}" if isinstance(number, int) and number >= 0 else "b0"
 
 
 _TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none", "list", "dict"})
@@ -200,10 +217,12 @@ class Generation:
                 f"the request exceeds the available context size: the prompt has {len(self.tokens)} tokens "
                 f"and the context holds {engine.n_ctx}; shorten the prompt or raise --ctx-size"
             )
-        self.n_predict = n_predict
-        for cap in (getattr(engine, "max_new_tokens", None), state.settings.n_predict):
-            if cap is not None and cap >= 0 and not 0 <= self.n_predict <= cap:
-                self.n_predict = cap
+        # --n-predict is the default of a request that sets no limit (or -1), as in llama-server; the HF
+        # engine's max_new_tokens (NEMOTRON_MAX_NEW_TOKENS) caps every request
+        self.n_predict = n_predict if n_predict >= 0 else state.settings.n_predict
+        cap = getattr(engine, "max_new_tokens", None)
+        if cap is not None and cap >= 0 and not 0 <= self.n_predict <= cap:
+            self.n_predict = cap
         self.stop = stop
         self.params = params
         self.cache_prompt = cache_prompt
@@ -213,7 +232,7 @@ class Generation:
         self.client_gone = False
         self._wake: asyncio.Task[None] | None = None
 
-    async def run(self, on_text: Callable[[str], None] | None = None) -> CompletionResult:
+    async def run(self, on_text: Callable[[str, list[int]], None] | None = None) -> CompletionResult:
         """Generate; raises ClientDisconnected when the client left first (the slot is free by then)."""
         started = time.perf_counter()
         watcher = asyncio.create_task(self._watch_client()) if self.request is not None else None
@@ -246,7 +265,7 @@ class Generation:
         await _wait_disconnected(self.request)
         self.abandon()
 
-    async def _generate(self, on_text: Callable[[str], None] | None) -> CompletionResult:
+    async def _generate(self, on_text: Callable[[str, list[int]], None] | None) -> CompletionResult:
         async with self.state.pool.acquire(self.tokens, self.cancelled.is_set) as slot:
             if not self.cache_prompt:
                 slot.cached_tokens = []
@@ -267,21 +286,25 @@ class Generation:
             return await run_in_thread(work, self.cancelled)
 
     def stream(
-        self, final: Callable[[CompletionResult], list[dict[str, Any] | str]], piece: Callable[[str], dict[str, Any]]
+        self,
+        final: Callable[[CompletionResult], list[dict[str, Any] | str]],
+        piece: Callable[[str, list[int]], list[dict[str, Any]]],
     ) -> StreamingResponse:
-        """Server-sent events: one event per piece of text, then the ``final`` events."""
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        """Server-sent events: the ``piece`` events of each piece of text (and its token ids), then the
+        ``final`` events."""
+        queue: asyncio.Queue[tuple[str, list[int]] | None] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
-        def on_text(text: str) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, text)
+        def on_text(text: str, tokens: list[int]) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, (text, tokens))
 
         async def events() -> AsyncIterator[bytes]:
             task = asyncio.create_task(self.run(on_text))
             task.add_done_callback(lambda _: queue.put_nowait(None))
             try:
-                while (text := await queue.get()) is not None:
-                    yield _sse(piece(text))
+                while (item := await queue.get()) is not None:
+                    for chunk in piece(*item):
+                        yield _sse(chunk)
                 try:
                     result = task.result()
                 except ServerError as exc:
@@ -301,17 +324,19 @@ class Generation:
         return StreamingResponse(events(), media_type="text/event-stream")
 
 
-def _completion_body(result: CompletionResult, state: ServerState, req: CompletionRequest) -> dict[str, Any]:
+def _completion_body(
+    result: CompletionResult, state: ServerState, req: CompletionRequest, params: SamplingParams
+) -> dict[str, Any]:
     return {
         "index": 0,
         "content": result.content,
-        "tokens": [],
+        "tokens": list(result.tokens) if req.return_tokens else [],  # llama-server: only with return_tokens
         "id_slot": 0,
         "stop": True,
-        "model": state.engine.model_name,
+        "model": state.model_id,
         "tokens_predicted": result.tokens_predicted,
         "tokens_evaluated": result.tokens_evaluated,
-        "generation_settings": {"n_predict": req.n_predict, **req.sampling().model_dump(), "stop": req.stop},
+        "generation_settings": {"n_predict": req.n_predict, **params.model_dump(), "stop": req.stop},
         "prompt": req.prompt if isinstance(req.prompt, str) else "",
         "has_new_line": "\n" in result.content,
         "truncated": result.truncated,
@@ -329,11 +354,24 @@ def _finish_reason(result: CompletionResult) -> str:
 def _openai_stream_end(
     last: dict[str, Any], result: CompletionResult, stream_options: dict[str, Any] | None
 ) -> list[dict[str, Any] | str]:
-    """The closing events of an OpenAI stream: the last chunk (usage on request, timings), then [DONE]."""
+    """The closing events of a /v1/completions stream: the last chunk (usage on request, timings), [DONE]."""
     if (stream_options or {}).get("include_usage"):
         last["usage"] = _usage(result)
     last["timings"] = result.timings.as_dict()
     return [last, "[DONE]"]
+
+
+def _chat_stream_end(
+    last: dict[str, Any], result: CompletionResult, stream_options: dict[str, Any] | None
+) -> list[dict[str, Any] | str]:
+    """The closing events of a chat stream, as llama-server and OpenAI send them: the finish chunk, then
+    (with ``include_usage``) a chunk with ``"choices": []`` and the usage, the timings on whichever is
+    last, then [DONE]."""
+    events: list[dict[str, Any]] = [last]
+    if (stream_options or {}).get("include_usage"):
+        events.append({**{k: v for k, v in last.items() if k != "choices"}, "choices": [], "usage": _usage(result)})
+    events[-1]["timings"] = result.timings.as_dict()
+    return [*events, "[DONE]"]
 
 
 def _usage(result: CompletionResult) -> dict[str, int]:
@@ -376,6 +414,43 @@ class ApiKeyMiddleware:
                 await _error_response(AuthenticationError("Invalid API Key"))(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class CorsMiddleware:
+    """llama-server's CORS handling (pure ASGI, outermost): every answer carries
+    ``Access-Control-Allow-Origin`` (the request's Origin echoed, since credentials are allowed; ``*``
+    without one), and an ``OPTIONS`` preflight on any path is a 200 with the allowed methods and headers,
+    before the API key or the model state is looked at (browsers send no key with a preflight)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        origin = dict(scope["headers"]).get(b"origin") or b"*"
+        if scope["method"] == "OPTIONS":
+            preflight = Response(
+                b"",
+                media_type="text/html",
+                headers={
+                    "Access-Control-Allow-Origin": origin.decode("latin-1"),
+                    "Access-Control-Allow-Credentials": "true",
+                    "Access-Control-Allow-Methods": CORS_ALLOW_METHODS,
+                    "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+                },
+            )
+            await preflight(scope, receive, send)
+            return
+
+        async def send_with_origin(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"access-control-allow-origin"]
+                message = {**message, "headers": [*headers, (b"access-control-allow-origin", origin)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_origin)
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -443,6 +518,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             key=settings.api_key,
             on_refused=lambda: state.metrics.errors.labels(AuthenticationError.error_type).inc(),
         )
+    app.add_middleware(CorsMiddleware)  # added last, so outermost: a preflight needs no key
 
     @app.get("/health")
     @app.get("/v1/health")
@@ -467,9 +543,17 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     @app.get("/props")
     async def props() -> dict[str, Any]:
         state.require_ready()
+        defaults = SamplingParams(
+            temperature=settings.temperature, seed=settings.seed if settings.seed >= 0 else None
+        ).model_dump()
         return {
-            "default_generation_settings": {"n_ctx": engine.n_ctx, "params": SamplingParams().model_dump()},
+            # n_ctx: one slot's context (--ctx-size divided among the --parallel slots), as llama-server
+            "default_generation_settings": {
+                "n_ctx": engine.n_ctx,
+                "params": {**defaults, "seed": settings.seed, "n_predict": settings.n_predict},
+            },
             "total_slots": settings.parallel,
+            "model_alias": state.model_id,
             "model_path": engine.model_path,
             "chat_template": engine.chat_template or "",
             **engine.special_tokens,
@@ -483,7 +567,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             "object": "list",
             "data": [
                 {
-                    "id": engine.model_name,
+                    "id": state.model_id,
                     "object": "model",
                     "created": state.created,
                     "owned_by": "llamacpp",
@@ -497,7 +581,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                     # provider reads --ctx-size from them (and --mmproj for vision, which this server lacks)
                     "status": {
                         "value": "loaded" if state.status == "ready" else state.status,
-                        "args": ["--ctx-size", str(engine.n_ctx)],
+                        "args": ["--ctx-size", str(engine.n_ctx)],  # one slot's: what a request can use
                     },
                 }
             ],
@@ -535,13 +619,17 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         state.require_ready()
         body = await _json_body(request, limit)
         req: CompletionRequest = _parse(CompletionRequest, body)
-        gen = Generation(state, req.prompt, req.n_predict, req.stop, req.sampling(), body, req.cache_prompt, request)
+        params = req.sampling(settings.temperature, settings.seed)
+        gen = Generation(state, req.prompt, req.n_predict, req.stop, params, body, req.cache_prompt, request)
         if req.stream:
+            # as llama-server: each chunk has the ids of its tokens; the last one repeats none of them
             return gen.stream(
-                final=lambda r: [{**_completion_body(r, state, req), "content": ""}],
-                piece=lambda text: {"index": 0, "content": text, "tokens": [], "stop": False, "id_slot": 0},
+                final=lambda r: [{**_completion_body(r, state, req, params), "content": "", "tokens": []}],
+                piece=lambda text, tokens: [
+                    {"index": 0, "content": text, "tokens": tokens, "stop": False, "id_slot": 0}
+                ],
             )
-        return JSONResponse(_completion_body(await gen.run(), state, req))
+        return JSONResponse(_completion_body(await gen.run(), state, req, params))
 
     @app.post("/v1/completions", **_body(OpenAICompletionRequest, streams=True))
     async def openai_completion(request: Request) -> Response:
@@ -549,7 +637,8 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         body = await _json_body(request, limit)
         req: OpenAICompletionRequest = _parse(OpenAICompletionRequest, body)
         n_predict = -1 if req.max_tokens is None else req.max_tokens
-        gen = Generation(state, req.prompt, n_predict, req.stop, req.sampling(), body, req.cache_prompt, request)
+        params = req.sampling(settings.temperature, settings.seed)
+        gen = Generation(state, req.prompt, n_predict, req.stop, params, body, req.cache_prompt, request)
         ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
 
         def envelope(choices: list[dict[str, Any]]) -> dict[str, Any]:
@@ -557,7 +646,8 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                 "id": ident,
                 "object": "text_completion",
                 "created": created,
-                "model": engine.model_name,
+                "model": state.model_id,
+                "system_fingerprint": state.fingerprint,
                 "choices": choices,
             }
 
@@ -567,7 +657,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         if req.stream:
             return gen.stream(
                 final=lambda r: _openai_stream_end(envelope([choice("", _finish_reason(r))]), r, req.stream_options),
-                piece=lambda text: envelope([choice(text, None)]),
+                piece=lambda text, _tokens: [envelope([choice(text, None)])],
             )
         result = await gen.run()
         return JSONResponse(
@@ -594,39 +684,56 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             log.warning("chat request: %d image part(s) dropped, the model has no image input", images)
         prompt = render_chat(messages, engine.chat_template, engine.special_tokens)
         n_predict = -1 if req.max_tokens is None else req.max_tokens
-        gen = Generation(state, prompt, n_predict, req.stop, req.sampling(), body, req.cache_prompt, request)
+        params = req.sampling(settings.temperature, settings.seed)
+        gen = Generation(state, prompt, n_predict, req.stop, params, body, req.cache_prompt, request)
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        splitter = ThinkSplitter(
+            req.reasoning_format or settings.reasoning_format, starts_open=prompt_opens_reasoning(prompt)
+        )
 
         def envelope(kind: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
             return {
                 "id": ident,
                 "object": kind,
                 "created": created,
-                "model": engine.model_name,
-                "system_fingerprint": f"ai.nemotron/{engine.name}",
+                "model": state.model_id,
+                "system_fingerprint": state.fingerprint,
                 "choices": choices,
             }
 
         if req.stream:
             first = True
 
-            def piece(text: str) -> dict[str, Any]:
+            def deltas(pieces: list[tuple[str, str]]) -> list[dict[str, Any]]:
+                """One chunk per piece: ``reasoning_content`` inside the think block, ``content`` after it."""
                 nonlocal first
-                delta = {"role": "assistant", "content": text} if first else {"content": text}
-                first = False
-                return envelope("chat.completion.chunk", [{"index": 0, "delta": delta, "finish_reason": None}])
+                chunks = []
+                for kind, text in pieces:
+                    key = "reasoning_content" if kind == "reasoning" else "content"
+                    delta = {"role": "assistant", key: text} if first else {key: text}
+                    first = False
+                    chunks.append(
+                        envelope("chat.completion.chunk", [{"index": 0, "delta": delta, "finish_reason": None}])
+                    )
+                return chunks
+
+            def piece(text: str, _tokens: list[int]) -> list[dict[str, Any]]:
+                return deltas(list(splitter.feed(text)))
 
             def final(r: CompletionResult) -> list[dict[str, Any] | str]:
                 last = envelope(
                     "chat.completion.chunk", [{"index": 0, "delta": {}, "finish_reason": _finish_reason(r)}]
                 )
-                return _openai_stream_end(last, r, req.stream_options)
+                return [*deltas(list(splitter.finish())), *_chat_stream_end(last, r, req.stream_options)]
 
             response = gen.stream(final=final, piece=piece)
             response.headers.update(headers or {})
             return response
         result = await gen.run()
-        message = {"role": "assistant", "content": result.content}
+        reasoning, content = splitter.split(result.content)
+        message = {"role": "assistant", "content": content}
+        if reasoning:  # llama-server leaves the field out when there was no reasoning
+            message["reasoning_content"] = reasoning
         return JSONResponse(
             headers=headers,
             content={

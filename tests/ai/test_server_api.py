@@ -204,10 +204,11 @@ def test_chat_completions_shape_and_streaming(client: httpx.Client) -> None:
     chunks = [e for e in events if isinstance(e, dict)]
     assert all(c["object"] == "chat.completion.chunk" for c in chunks)
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
-    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
     assert text == r["choices"][0]["message"]["content"]
-    assert chunks[-1]["choices"][0]["finish_reason"] == r["choices"][0]["finish_reason"]
-    assert chunks[-1]["usage"] == r["usage"]
+    # the finish chunk, then the usage in a chunk of its own with no choices (OpenAI's and llama-server's shape)
+    assert chunks[-2]["choices"][0]["finish_reason"] == r["choices"][0]["finish_reason"]
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == r["usage"]
 
 
 def test_openai_completions(client: httpx.Client) -> None:

@@ -1,0 +1,287 @@
+"""llama-server's behaviour, point by point, against the real server with the embedded model.
+
+- ``reasoning_format`` (request field and ``--reasoning-format``; default ``auto``): a leading
+  ``<think>...</think>`` block of a chat answer goes to ``message.reasoning_content`` (streamed as
+  ``delta.reasoning_content``), the answer stays in ``content``; ``none`` leaves the text as it is;
+  an unclosed block (cut by the token limit) is all reasoning; ``/completion`` is never parsed.
+  The bundled model never thinks on its own, so a grammar makes it write a think block.
+- Shapes: CORS preflight on any route (no API key needed), the usage of a streamed chat in a last chunk
+  with ``"choices": []``, ``system_fingerprint`` ``b<build>``, token ids in streamed ``/completion`` chunks.
+- Flags: ``--alias``, ``--seed``, ``--temp``, ``-n``, and ``--ctx-size`` divided among ``--parallel`` slots.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from ai.nemotron.launch import ServerProcess
+
+THINK = "Two and two."
+ANSWER = "Four."
+RAW = f"<think>\n{THINK}\n</think>\n\n{ANSWER}"
+THINK_GRAMMAR = "root ::= " + json.dumps(RAW)
+QUESTION = [{"role": "user", "content": "What is 2+2?"}]
+FINGERPRINT = re.compile(r"^b\d+$")
+
+
+def sse_events(response: httpx.Response) -> list[dict | str]:
+    assert response.status_code == 200
+    events: list[dict | str] = []
+    for line in response.iter_lines():
+        if line.startswith("data: "):
+            data = line.removeprefix("data: ")
+            events.append(data if data == "[DONE]" else json.loads(data))
+    return events
+
+
+def chat(client: httpx.Client, **body: object) -> dict:
+    r = client.post("/v1/chat/completions", json={"messages": QUESTION, **body})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# --- reasoning_format -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", [None, "auto", "deepseek"])
+def test_think_block_moves_to_reasoning_content(client: httpx.Client, fmt: str | None) -> None:
+    body: dict[str, object] = {"grammar": THINK_GRAMMAR, "max_tokens": 64, "temperature": 0}
+    if fmt is not None:  # None: the server's default, which is llama-server's 'auto'
+        body["reasoning_format"] = fmt
+    message = chat(client, **body)["choices"][0]["message"]
+    assert message == {"role": "assistant", "content": ANSWER, "reasoning_content": THINK}
+
+
+def test_reasoning_format_none_leaves_the_text_alone(client: httpx.Client) -> None:
+    r = chat(client, grammar=THINK_GRAMMAR, max_tokens=64, reasoning_format="none")
+    message = r["choices"][0]["message"]
+    assert message["content"] == RAW and "reasoning_content" not in message
+
+
+def test_reasoning_format_deepseek_legacy_keeps_tags_in_content(client: httpx.Client) -> None:
+    message = chat(client, grammar=THINK_GRAMMAR, max_tokens=64, reasoning_format="deepseek-legacy")["choices"][0][
+        "message"
+    ]
+    assert message["content"] == RAW and message["reasoning_content"] == THINK
+
+
+def test_answer_without_think_block_has_no_reasoning_content(client: httpx.Client) -> None:
+    message = chat(client, grammar='root ::= "Four."', max_tokens=16)["choices"][0]["message"]
+    assert message == {"role": "assistant", "content": "Four."}
+
+
+def test_unclosed_think_block_is_all_reasoning(client: httpx.Client) -> None:
+    grammar = 'root ::= "<think>I need to add two and two, which takes a while to do carefully.</think>Four."'
+    r = chat(client, grammar=grammar, max_tokens=8, temperature=0)
+    assert r["choices"][0]["finish_reason"] == "length"
+    message = r["choices"][0]["message"]
+    assert message["content"] == ""
+    assert message["reasoning_content"] and "I need to add two and two".startswith(message["reasoning_content"])
+
+
+def test_streamed_reasoning_then_content_and_usage_chunk(client: httpx.Client) -> None:
+    body = {
+        "messages": QUESTION,
+        "grammar": THINK_GRAMMAR,
+        "max_tokens": 64,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    with client.stream("POST", "/v1/chat/completions", json=body) as resp:
+        events = sse_events(resp)
+    assert events[-1] == "[DONE]"
+    chunks = [e for e in events if isinstance(e, dict)]
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    assert deltas[0]["role"] == "assistant"
+    kinds = [k for d in deltas for k in ("reasoning_content", "content") if k in d]
+    first_content = kinds.index("content")
+    assert set(kinds[:first_content]) == {"reasoning_content"} and set(kinds[first_content:]) == {"content"}
+    assert "".join(d.get("reasoning_content", "") for d in deltas) == THINK
+    assert "".join(d.get("content", "") for d in deltas) == ANSWER
+    # the finish chunk, then the usage alone with "choices": [] (OpenAI's shape), then [DONE]
+    finish, usage = chunks[-2], chunks[-1]
+    assert finish["choices"][0]["finish_reason"] == "stop" and finish["choices"][0]["delta"] == {}
+    assert "usage" not in finish
+    assert usage["choices"] == [] and usage["object"] == "chat.completion.chunk"
+    assert usage["id"] == finish["id"] and usage["usage"]["completion_tokens"] > 0
+    assert usage["usage"]["total_tokens"] == usage["usage"]["prompt_tokens"] + usage["usage"]["completion_tokens"]
+    assert all(FINGERPRINT.match(c["system_fingerprint"]) for c in chunks)
+
+
+def test_streamed_reasoning_format_none_streams_raw_content(client: httpx.Client) -> None:
+    body = {"messages": QUESTION, "grammar": THINK_GRAMMAR, "max_tokens": 64, "stream": True}
+    with client.stream("POST", "/v1/chat/completions", json={**body, "reasoning_format": "none"}) as resp:
+        chunks = [e for e in sse_events(resp) if isinstance(e, dict)]
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    assert all("reasoning_content" not in d for d in deltas)
+    assert "".join(d.get("content", "") for d in deltas) == RAW
+    # without include_usage there is no usage chunk: the finish chunk is the last
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop" and "usage" not in chunks[-1]
+
+
+def test_completion_endpoints_do_not_parse_reasoning(client: httpx.Client) -> None:
+    prompt = "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n"
+    r = client.post("/completion", json={"prompt": prompt, "grammar": THINK_GRAMMAR, "n_predict": 64})
+    assert r.status_code == 200 and r.json()["content"] == RAW and "reasoning_content" not in r.json()
+    r = client.post("/v1/completions", json={"prompt": prompt, "grammar": THINK_GRAMMAR, "max_tokens": 64})
+    assert r.status_code == 200 and r.json()["choices"][0]["text"] == RAW
+
+
+@pytest.mark.parametrize("bad", ["deepseek2", "", 3, None])
+def test_unknown_reasoning_format_is_a_400(client: httpx.Client, bad: object) -> None:
+    r = client.post("/v1/chat/completions", json={"messages": QUESTION, "max_tokens": 1, "reasoning_format": bad})
+    if bad is None:  # null is the default, as an absent field
+        assert r.status_code == 200
+        return
+    assert r.status_code == 400 and "reasoning_format" in r.json()["error"]["message"]
+
+
+# --- shapes --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/completion", "/v1/models", "/health", "/no/such/route"])
+def test_cors_preflight(client: httpx.Client, path: str) -> None:
+    r = client.options(
+        path,
+        headers={
+            "Origin": "http://frontend.example:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, authorization",
+        },
+    )
+    assert r.status_code == 200 and r.content == b""
+    assert r.headers["access-control-allow-origin"] == "http://frontend.example:3000"
+    assert r.headers["access-control-allow-credentials"] == "true"
+    assert "POST" in r.headers["access-control-allow-methods"] and "GET" in r.headers["access-control-allow-methods"]
+    assert r.headers["access-control-allow-headers"] == "*"
+
+
+def test_cors_origin_on_answers(client: httpx.Client) -> None:
+    r = client.get("/v1/models", headers={"Origin": "http://frontend.example"})
+    assert r.headers["access-control-allow-origin"] == "http://frontend.example"
+    r = client.post("/tokenize", json={"content": 3}, headers={"Origin": "http://frontend.example"})
+    assert r.status_code == 400 and r.headers["access-control-allow-origin"] == "http://frontend.example"
+    assert client.get("/health").headers["access-control-allow-origin"] == "*"  # no Origin sent
+
+
+def test_system_fingerprint_on_chat_and_completions(client: httpx.Client) -> None:
+    r = chat(client, max_tokens=2)
+    assert FINGERPRINT.match(r["system_fingerprint"])
+    c = client.post("/v1/completions", json={"prompt": "The door", "max_tokens": 2}).json()
+    assert c["system_fingerprint"] == r["system_fingerprint"]
+    with client.stream("POST", "/v1/completions", json={"prompt": "The door", "max_tokens": 2, "stream": True}) as s:
+        chunks = [e for e in sse_events(s) if isinstance(e, dict)]
+    assert {ch["system_fingerprint"] for ch in chunks} == {r["system_fingerprint"]}
+
+
+def test_streamed_completion_chunks_carry_their_token_ids(client: httpx.Client) -> None:
+    body = {"prompt": "The front door", "n_predict": 6, "temperature": 0, "cache_prompt": False}
+    with client.stream("POST", "/completion", json={**body, "stream": True}) as s:
+        chunks = [e for e in sse_events(s) if isinstance(e, dict)]
+    pieces, last = chunks[:-1], chunks[-1]
+    assert pieces and all(p["tokens"] and all(isinstance(t, int) for t in p["tokens"]) for p in pieces)
+    assert last["stop"] is True and last["tokens"] == []  # llama-server's last chunk repeats none of them
+    ids = [t for p in pieces for t in p["tokens"]]
+    assert len(ids) == last["tokens_predicted"] == 6
+    text = "".join(p["content"] for p in pieces)
+    assert client.post("/detokenize", json={"tokens": ids}).json()["content"] == text
+    # not streamed: 'tokens' stays empty unless return_tokens asks for them, as in llama-server
+    plain = client.post("/completion", json=body).json()
+    assert plain["tokens"] == []
+    full = client.post("/completion", json={**body, "return_tokens": True}).json()
+    assert full["tokens"] == ids and full["content"] == text
+
+
+# --- flags ---------------------------------------------------------------------------------------------------
+
+ALIAS = "nemotron-test-alias"
+KEY = "shape-test-key"
+
+
+@pytest.fixture(scope="module")
+def flagged() -> Iterator[httpx.Client]:
+    """A server with the flags llama-server has: alias, default seed/temperature/n_predict, reasoning
+    format, an API key, and 2048 tokens of context over two slots (1024 each)."""
+    args = ["--alias", ALIAS, "--seed", "1234", "--temp", "0.9", "-n", "5", "--reasoning-format", "none"]
+    server = ServerProcess(*args, "--ctx-size", "2048", "--parallel", "2", "--api-key", KEY)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with server, httpx.Client(base_url=server.url, timeout=300, headers=auth) as c:
+        yield c
+
+
+def test_alias_is_the_model_id(flagged: httpx.Client) -> None:
+    models = flagged.get("/v1/models").json()["data"]
+    assert [m["id"] for m in models] == [ALIAS]
+    assert flagged.get("/props").json()["model_alias"] == ALIAS
+    assert chat(flagged, max_tokens=1)["model"] == ALIAS
+    assert flagged.post("/v1/completions", json={"prompt": "Hi", "max_tokens": 1}).json()["model"] == ALIAS
+    assert flagged.post("/completion", json={"prompt": "Hi", "n_predict": 1}).json()["model"] == ALIAS
+
+
+def test_ctx_size_is_divided_among_slots(flagged: httpx.Client) -> None:
+    props = flagged.get("/props").json()
+    assert props["total_slots"] == 2 and props["default_generation_settings"]["n_ctx"] == 1024
+    args = flagged.get("/v1/models").json()["data"][0]["status"]["args"]
+    assert args[args.index("--ctx-size") + 1] == "1024"
+    tokens = flagged.post("/tokenize", json={"content": "door " * 1100}).json()["tokens"]
+    assert 1024 < len(tokens) < 2048  # fits the whole --ctx-size, not one slot
+    r = flagged.post("/completion", json={"prompt": tokens, "n_predict": 1})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "exceed_context_size_error"
+
+
+def test_default_n_predict_seed_and_temperature(flagged: httpx.Client) -> None:
+    body = {"prompt": "The front door of the house", "cache_prompt": False}
+    first = flagged.post("/completion", json=body).json()
+    assert first["tokens_predicted"] == 5 and first["stop_type"] == "limit"  # -n 5, not the end of the context
+    settings = first["generation_settings"]
+    assert settings["seed"] == 1234 and settings["temperature"] == pytest.approx(0.9)
+    assert flagged.post("/completion", json=body).json()["content"] == first["content"]  # same default seed
+    given = flagged.post("/completion", json={**body, "seed": 7, "temperature": 0.0}).json()["generation_settings"]
+    assert given["seed"] == 7 and given["temperature"] == 0.0  # a request's own values win
+    props = flagged.get("/props").json()["default_generation_settings"]["params"]
+    assert props["seed"] == 1234 and props["temperature"] == pytest.approx(0.9) and props["n_predict"] == 5
+    usage = chat(flagged)["usage"]
+    assert usage["completion_tokens"] <= 5
+
+
+def test_reasoning_format_flag_sets_the_default(flagged: httpx.Client) -> None:
+    grammar = 'root ::= "<think>x</think>y"'
+    r = chat(flagged, grammar=grammar, max_tokens=32, temperature=0)
+    assert r["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "<think>x</think>y",
+    }  # --reasoning-format none
+    assert r["usage"]["completion_tokens"] > 5  # the request's own max_tokens wins over -n 5, as in llama-server
+    r = chat(flagged, grammar=grammar, max_tokens=32, temperature=0, reasoning_format="deepseek")
+    assert r["choices"][0]["message"] == {"role": "assistant", "content": "y", "reasoning_content": "x"}
+
+
+def test_preflight_needs_no_api_key(flagged: httpx.Client) -> None:
+    no_key = {"Origin": "http://frontend.example"}
+    r = httpx.options(f"{flagged.base_url}/v1/chat/completions", headers=no_key)
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "http://frontend.example"
+    assert "POST" in r.headers["access-control-allow-methods"]
+    r = httpx.post(f"{flagged.base_url}/v1/chat/completions", json={"messages": QUESTION}, headers=no_key)
+    assert r.status_code == 401 and r.headers["access-control-allow-origin"] == "http://frontend.example"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--ctx-size", "100", "--parallel", "2"),  # 50 tokens a slot
+        ("--reasoning-format", "deepseek2"),
+        ("--seed", "-5"),
+        ("--temp", "-1"),
+    ],
+)
+def test_bad_flags_are_refused_at_start(args: tuple[str, ...]) -> None:
+    from ai.nemotron.cli import parse_args
+
+    with pytest.raises(SystemExit) as exc:
+        parse_args(list(args))
+    assert exc.value.code == 2
