@@ -33,6 +33,7 @@ from rich.console import Console
 from ai.nemotron.launch import REPO, free_port, llm_server_at, port_in_use
 from backend.demo import LEVEL_STYLE, show
 from backend.frigate_replay import HOME_ZONE, HOUSEHOLD, NotificationSink, build_session, publish
+from backend.services.mqtt_link import BrokerAddress
 
 console = Console()
 PREFIX = "nemotron-demo"
@@ -77,10 +78,12 @@ def _print_notification(item: dict[str, Any]) -> None:
 
 async def _watch_home_assistant(url: str, stop: asyncio.Event) -> None:
     """Prints what Home Assistant would see: devices discovered, entity states as they change."""
-    host, port = url.split("://", 1)[1].rsplit("@", 1)[-1].split(":")
+    address = BrokerAddress.parse(url)
     announced: set[str] = set()
     states: dict[str, str] = {}
-    async with aiomqtt.Client(host, int(port), identifier=f"demo-ha-{secrets.token_hex(3)}") as client:
+    async with aiomqtt.Client(
+        address.hostname, address.port, username=address.username, password=address.password
+    ) as client:
         await client.subscribe(f"{PREFIX}/homeassistant/#", qos=1)
         await client.subscribe(f"{PREFIX}/nemotron/#", qos=1)
         async for message in client.messages:
@@ -106,16 +109,38 @@ async def _watch_home_assistant(url: str, stop: asyncio.Event) -> None:
                         console.print(f"  [bold]Home Assistant[/] [cyan]{camera}[/] threat: [bold red]ON[/]")
 
 
+async def _clear_retained(url: str) -> int:
+    """Removes what earlier demo runs left retained under ``nemotron-demo/`` (discovery configs, states), so
+    that what is printed is this run's. Returns how many topics it cleared."""
+    address = BrokerAddress.parse(url)
+    stale: set[str] = set()
+    async with aiomqtt.Client(
+        address.hostname, address.port, username=address.username, password=address.password
+    ) as client:
+        await client.subscribe(f"{PREFIX}/#", qos=1)
+        try:
+            async with asyncio.timeout(1.5):
+                async for message in client.messages:
+                    if message.retain and message.payload:
+                        stale.add(message.topic.value)
+        except TimeoutError:
+            pass
+        for topic in stale:
+            await client.publish(topic, b"", qos=1, retain=True)
+    return len(stale)
+
+
 async def _run(url: str, keep_running: bool, port: int) -> int:
     from backend.api.app import create_app
     from backend.config.settings import BackendSettings
 
     api = f"http://127.0.0.1:{port}"
+    await _clear_retained(url)
     with NotificationSink(on_receive=_print_notification) as sink:
         settings = BackendSettings(
             database_url=f"sqlite:///{DEMO_DB}",
             mqtt_url=url,  # pydantic makes it a SecretStr
-            mqtt_client_id=f"nemotron-demo-{secrets.token_hex(3)}",
+            mqtt_client_id="nemotron-demo",  # one broker session for every run, not one left behind per run
             frigate_topic_prefix=f"{PREFIX}/frigate",
             ha_discovery_prefix=f"{PREFIX}/homeassistant",
             ha_state_prefix=f"{PREFIX}/nemotron",

@@ -139,11 +139,15 @@ def _score(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
+MAX_ZONES = 64  # zones one object can be in (``DetectionIn.zones``); Frigate's own configs hold a handful
+
+
 def _zone_names(value: Any) -> tuple[str, ...] | None:
-    """Zone names in order, without repeats; None for anything but a list."""
+    """Zone names in order, without repeats, the first :data:`MAX_ZONES` (more is a malformed or hostile
+    message: the object is kept, the extra names are not); None for anything but a list."""
     if not isinstance(value, list | tuple):
         return None
-    return tuple(dict.fromkeys(z for z in (clean_text(v, KEY_MAX) for v in value) if z))
+    return tuple(dict.fromkeys(z for z in (clean_text(v, KEY_MAX) for v in value) if z))[:MAX_ZONES]
 
 
 class _Frigate(BaseModel):
@@ -407,6 +411,8 @@ def decode_payload(payload: bytes, kind: str) -> dict[str, Any]:
         data = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FrigateMessageError(f"{kind} message refused: not JSON ({exc})") from None
+    except RecursionError:  # brackets nested thousands deep
+        raise FrigateMessageError(f"{kind} message refused: JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise FrigateMessageError(f"{kind} message refused: JSON {type(data).__name__}, not an object")
     return data
@@ -418,6 +424,8 @@ M = TypeVar("M", bound=BaseModel)
 def _validated(model: type[M], data: Any, kind: str) -> M:
     try:
         return model.model_validate(data)
+    except (OverflowError, RecursionError) as exc:  # a 400-digit number where a float belongs, deep nesting
+        raise FrigateMessageError(f"{kind} message refused: {type(exc).__name__}") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in error['loc']) or 'message'}: {error['msg']}" for error in exc.errors()[:5]

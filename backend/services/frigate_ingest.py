@@ -53,6 +53,7 @@ import logging
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select, update
@@ -100,6 +101,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 REVIEW_CLOSE_REASON = "frigate_review_end"
+MAX_CLOCK_AHEAD_SECONDS = 300.0  # a frame_time this far past our clock is refused (Frigate and we both run NTP)
 KINDS = ("events", "reviews", "tracked_object_update")
 # Frigate 0.14 published GenAI descriptions as {"id", "description"} on <prefix>/event_update (renamed
 # tracked_object_update, with a "type", in 0.15: PR blakeblackshear/frigate#15055)
@@ -240,7 +242,7 @@ class FrigateIngest:
         try:
             data = decode_payload(message.payload, message.topic)
             if kind == "events":
-                await self._on_event(parse_event(data))
+                await self._on_event(parse_event(data), message.received_at)
             elif kind == "reviews":
                 await self._on_review(parse_review(data))
             else:
@@ -302,11 +304,16 @@ class FrigateIngest:
 
     # --- frigate/events --------------------------------------------------------------------------------------
 
-    async def _on_event(self, message: FrigateEventMessage) -> None:
+    async def _on_event(self, message: FrigateEventMessage, received_at: datetime) -> None:
         obj = message.after
         if obj.false_positive:
             self._counters["false_positives"] += 1
             return
+        if obj.frame_time > received_at.timestamp() + MAX_CLOCK_AHEAD_SECONDS:
+            # a frame from the future (a clock jump, a forged message) would pin "the newest event" of its camera
+            raise FrigateMessageError(
+                f"frame_time {obj.frame_time:.0f} is more than {MAX_CLOCK_AHEAD_SECONDS:.0f} s ahead of this clock"
+            )
         camera_id = camera_identifier(obj.camera)
         key = detection_key(obj.id, obj.frame_time)
         owner = object_key(obj.id)

@@ -7,7 +7,8 @@ error in ``orig``, drivers chain theirs as ``__cause__``):
 
 * SQLAlchemy: a disconnect it detected (``connection_invalidated``), a pool timeout;
 * PostgreSQL (asyncpg): SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, crash, starting up),
-  53300 (too many connections), and asyncpg's "connection is closed";
+  53300 (too many connections), 3D000 (the database is missing: being restored or renamed), and asyncpg's
+  "connection is closed";
 * SQLite: "database is locked" (after the busy timeout), "unable to open database file", "disk I/O error";
 * Redis: connection refused or reset, timeouts;
 * plain ``OSError`` (refused, reset, unreachable, ``TimeoutError``) raised while connecting.
@@ -25,7 +26,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from backend.domain.errors import StorageUnavailableError
 
-_PG_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+# 3D000: the database does not exist (yet, or any more: being restored or renamed); the service cannot have
+# asked for a wrong name after it started, since it migrated that database at start-up
+_PG_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03", "53300", "3D000")
 _SQLITE_OUTAGE_TEXTS = ("database is locked", "unable to open database file", "disk i/o error", "database is busy")
 _MAX_CHAIN = 10
 

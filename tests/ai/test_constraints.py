@@ -350,3 +350,22 @@ def test_schema_keywords_are_enforced(checker: GrammarChecker, schema: dict, goo
 def test_schema_keywords_llama_cpp_would_drop_are_refused(schema: dict, message: str) -> None:
     with pytest.raises(ConstraintError, match=re.escape(message)):
         schema_grammar(schema)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"s": {"type": "string", "minLength": 100_000_000}}, "required": ["s"]},
+        {"type": "string", "maxLength": 5_000_000},
+        {"type": "array", "items": {"type": "integer"}, "minItems": 1_000_000},
+        {"type": "array", "items": {"type": "integer"}, "maxItems": 10**12},
+    ],
+)
+def test_a_count_too_large_to_write_out_is_refused_at_once(schema: dict[str, object]) -> None:
+    """A length or item count is written out in the grammar: a huge one used to block the server for minutes
+    (and grow it to gigabytes) before anything could answer; it is a 400 naming the keyword instead."""
+    from ai.nemotron.engines.llamacpp_schema import schema_grammar
+    from ai.nemotron.errors import ConstraintError
+
+    with pytest.raises(ConstraintError, match="over this server's limit"):
+        schema_grammar(schema)

@@ -679,3 +679,26 @@ async def test_reassess_leaves_an_event_that_is_not_assessed_alone(rig: Rig) -> 
     [after] = await rig.events()
     assert after.status == "failed"
     assert len(rig.analyzer.batch_calls) == 1
+
+
+async def test_hostile_payloads_are_skipped_as_malformed_and_a_zone_flood_is_cut(rig: Rig) -> None:
+    """From the review of issue #10: a frame from the future would pin a camera's "newest event" in Home
+    Assistant; brackets nested 100,000 deep and 400-digit numbers are malformed, not errors; an object in 80
+    zones is kept with the first 64 (it used to be dropped after its 80 zones were created)."""
+    future = copy.deepcopy(events_of("0.16", "car")[0])
+    future["after"]["frame_time"] = 32503680000.0  # the year 3000
+    huge_box = copy.deepcopy(events_of("0.16", "car")[0])
+    huge_box["after"]["box"] = [10**400, 1, 2, 3]
+    huge_box["after"]["frame_time"] = huge_box["after"]["frame_time"] + 0.5
+    for payload in (future, b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 50_000, huge_box):
+        await rig.send("frigate/events", payload)
+    stats = rig.ingest.stats()
+    assert (stats["malformed"], stats["errors"], stats["stored"]) == (4, 0, 0)
+
+    crowded = copy.deepcopy(events_of("0.16", "car")[0])
+    crowded["after"]["current_zones"] = [f"zone_{i}" for i in range(80)]
+    await rig.send("frigate/events", crowded)
+    [row] = await rig.rows()
+    assert row.zones is not None and len(row.zones) == 64
+    async with rig.sessions() as session:
+        assert len((await session.scalars(select(Zone).where(Zone.camera_id == row.camera_id))).all()) == 64

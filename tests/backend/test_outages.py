@@ -8,6 +8,7 @@ started again on the same port; the shared Redis is never stopped.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import socket
 import subprocess
@@ -338,3 +339,11 @@ async def test_storage_outage_classifies_real_failures(db_url: str, tmp_path: Pa
     await engine.dispose()
     assert storage_outage(duplicate.value) is None  # a constraint is not an outage
     assert storage_outage(ValueError("x")) is None
+
+
+async def test_a_missing_database_is_an_outage_not_a_bug() -> None:
+    """A PostgreSQL database being restored or renamed: what arrives meanwhile waits (the review of issue #10
+    lost 20 Frigate messages this way), it is not dropped as a failure."""
+    with pytest.raises(asyncpg.InvalidCatalogNameError) as missing:
+        await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/missing_{secrets.token_hex(4)}", timeout=3)
+    assert isinstance(storage_outage(missing.value), StorageUnavailableError)

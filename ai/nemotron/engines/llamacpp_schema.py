@@ -31,6 +31,7 @@ from llama_cpp.llama_grammar import (
 )
 
 from ai.nemotron.errors import ConstraintError
+from ai.nemotron.gbnf import MAX_NESTING
 from ai.nemotron.number_grammar import BOUND_KEYWORDS, number_range, range_rules
 
 _STRUCTURAL = {
@@ -102,6 +103,13 @@ def _fail(path: str, message: str) -> ConstraintError:
 
 
 def _check_counts(schema: dict[str, Any], path: str) -> None:
+    """Counts that can match, and that fit the grammar: a length or item count n is written out as n
+    repetitions (nested groups for a maximum), so a count over :data:`MAX_NESTING` is refused at once instead of
+    building a grammar of gigabytes on the event loop."""
+    for key in ("minLength", "maxLength", "minItems", "maxItems"):
+        count = schema.get(key)
+        if isinstance(count, int) and count > MAX_NESTING:
+            raise _fail(path, f"{key} {count} is over this server's limit of {MAX_NESTING}")
     for low_key, high_key in (("minLength", "maxLength"), ("minItems", "maxItems")):
         low, high = schema.get(low_key, 0), schema.get(high_key)
         if high is not None and low > high:
