@@ -46,7 +46,7 @@ from backend.services.llm_client import LLMClient
 from backend.services.model_trust import TrustStore, resolve_trust
 from backend.services.outages import storage_outage
 from backend.services.prompt_variants import get_prompt_variant
-from backend.services.prompts import RenderedPrompt, estimate_tokens
+from backend.services.prompts import RenderedPrompt, estimate_tokens, instruction_texts
 from backend.services.risk_parsing import RiskParseError, extract_reasoning_and_response, parse_risk_response
 from backend.services.semantic import get_reader
 from backend.services.summaries import (
@@ -193,12 +193,19 @@ class NemotronAnalyzer:
             reading = (await asyncio.to_thread(get_reader().read_many, [parsed.summary]))[0] if parsed.summary else None
             found = [f.concept for f in evidence.findings]
             numbers = evidence_numbers(ctx, final.risk_score)
+            instructions = instruction_texts(prompt)
             rejected = summary_problems(
-                parsed.summary, final.risk_level, camera_texts(ctx), reading, found, numbers=numbers
+                parsed.summary,
+                final.risk_level,
+                camera_texts(ctx),
+                reading,
+                found,
+                numbers=numbers,
+                instructions=instructions,
             )
             summary = parsed.summary if not rejected else evidence_summary(ctx, evidence, final.risk_level)
             action_rejected = action_problems(
-                parsed.recommended_action or "", final.risk_level, camera_texts(ctx), numbers
+                parsed.recommended_action or "", final.risk_level, camera_texts(ctx), numbers, instructions
             )
             action = LEVEL_ACTIONS[RiskLevel(final.risk_level)] if action_rejected else parsed.recommended_action
             decided_by = {

@@ -235,6 +235,14 @@ class RenderedPrompt(BaseModel):
     detections_total: int
 
 
+def instruction_texts(prompt: RenderedPrompt) -> tuple[str, ...]:
+    """The fixed wording of ``prompt``: its system part and its template's user part with the data's
+    placeholders taken out. A summary that repeats a run of it is the model echoing its instructions
+    (``backend.services.summaries``), not describing the scene."""
+    user = re.sub(r"\$\{?\w+\}?", "\n", TEMPLATES[prompt.template].user.template)
+    return (prompt.system, user)
+
+
 class PromptBudgetError(PromptOverBudgetError):
     """Even with every detection summarized, the prompt exceeds the token budget (deterministic: no retry)."""
 

@@ -156,12 +156,14 @@ def summary_problems(
     reading: TextReading | None = None,
     found: Iterable[str] = (),
     numbers: set[int] | None = None,
+    instructions: Iterable[str] = (),
 ) -> list[str]:
     """Why ``summary`` cannot be shown for an event of ``level``; empty when it can. ``reading`` is the
     summary read by meaning (:meth:`backend.services.semantic.SemanticReader.read`): a high or critical event's
     summary must name a crime or harm, or one of the concepts the evidence ``found``; a low event's must not
     describe a crime or harm. ``numbers``, when given, are the counts and times the evidence holds
-    (:func:`evidence_numbers`); any other number the summary states is made up."""
+    (:func:`evidence_numbers`); any other number the summary states is made up. ``instructions``: the prompt's
+    fixed wording (``backend.services.prompts.instruction_texts``); a run of it repeated is an echo."""
     final = RiskLevel(str(level))
     text = summary.strip()
     problems: list[str] = []
@@ -193,6 +195,8 @@ def summary_problems(
         problems.append(f"states numbers the evidence does not hold ({', '.join(unsupported[:3])})")
     if _copied(text, camera_text):
         problems.append(f"copies {COPY_WORDS}+ words of camera text")
+    if _copied(text, instructions):
+        problems.append(f"repeats {COPY_WORDS}+ words of its instructions")
     if _PLACEHOLDER.search(text):
         problems.append("contains placeholder or schema text")
     if len(text) > SUMMARY_MAX_LENGTH:
@@ -204,7 +208,13 @@ def summary_problems(
     return problems
 
 
-def action_problems(action: str, level: RiskLevel | str, camera_text: Iterable[str], numbers: set[int]) -> list[str]:
+def action_problems(
+    action: str,
+    level: RiskLevel | str,
+    camera_text: Iterable[str],
+    numbers: set[int],
+    instructions: Iterable[str] = (),
+) -> list[str]:
     """Why the model's recommended action cannot be shown (empty when it can): the checks of
     :func:`summary_problems` that apply to advice (chat markup or instructions, looping, numbers the evidence
     does not hold, copied camera text, placeholders, reassurance on a high or critical event), and it must be
@@ -228,6 +238,8 @@ def action_problems(action: str, level: RiskLevel | str, camera_text: Iterable[s
         problems.append(f"states numbers the evidence does not hold ({', '.join(unsupported[:3])})")
     if _copied(text, camera_text):
         problems.append(f"copies {COPY_WORDS}+ words of camera text")
+    if _copied(text, instructions):
+        problems.append(f"repeats {COPY_WORDS}+ words of its instructions")
     if _PLACEHOLDER.search(text):
         problems.append("contains placeholder or schema text")
     return problems

@@ -182,3 +182,28 @@ def test_a_plain_recommended_action_passes_and_every_level_has_its_own() -> None
     assert action_problems("Check the live view and lock the back door.", "high", [], numbers=set()) == []
     for level in LEVEL_ORDER:  # the fallback for a refused action passes the same checks
         assert action_problems(LEVEL_ACTIONS[level], level, [], numbers=set()) == []
+
+
+def test_a_summary_or_action_echoing_the_prompts_instructions_is_refused() -> None:
+    """Seen in the review of issue #10: the embedded model answered with its own rubric ("Weighing entry_point,
+    yard and driveway; sidewalk and street least..."). The check is a copied run of the template's fixed
+    wording, whatever the template says; the scene's own facts may be repeated."""
+    from backend.services.prompts import TEMPLATES, RenderedPrompt, instruction_texts
+
+    for key, template in TEMPLATES.items():
+        prompt = RenderedPrompt(
+            template=key,
+            system=template.system,
+            user="",
+            chatml="",
+            summarized=False,
+            detections_shown=1,
+            detections_total=1,
+        )
+        wording = instruction_texts(prompt)
+        assert "$" not in wording[1]  # the data's placeholders are not instructions
+        echo = " ".join(wording[1].split()[3:15]).capitalize().rstrip(".,;:") + "."
+        assert any("instructions" in p for p in summary_problems(echo, "low", [], instructions=wording)), echo
+        assert any("instructions" in p for p in action_problems(echo, "low", [], set(), wording)), echo
+        scene = "A person stood at the back door for a minute and left."
+        assert summary_problems(scene, "medium", [], instructions=wording) == []
