@@ -150,7 +150,9 @@ def main() -> None:
         report["prefix_cache"] = bench_prefix_cache(client)
     report["concurrency"] = {}
     for slots in (1, 4):
-        with ServerProcess("--parallel", str(slots), "--threads", str(threads)) as server:
+        with ServerProcess(
+            "--parallel", str(slots), "--threads", str(threads), "--ctx-size", str(4096 * slots)
+        ) as server:
             report["concurrency"][f"parallel={slots}"] = [
                 bench_concurrency(server.url, n, n_predict) for n in (1, 2, 4)
             ]

@@ -71,10 +71,17 @@ async def _predict(url: str, samples: list[EvalSample], variant: str, concurrenc
             )
 
 
+SLOT_CONTEXT = 4096  # tokens per analysis: LLM_PROMPT_TOKEN_BUDGET (2560) plus room for the answer
+
+
 def _run_with_llm(args: argparse.Namespace, work: Callable[[str], Any]) -> Any:
     log = REPO / "var" / "llm-server.log"
     log.parent.mkdir(exist_ok=True)
-    with llm_server_at(args.llm_url, "--parallel", str(max(1, args.concurrency)), log_file=log) as url:
+    slots = max(1, args.concurrency)
+    # --ctx-size is shared by the slots (llama-server's rule): each analysis gets SLOT_CONTEXT tokens
+    with llm_server_at(
+        args.llm_url, "--parallel", str(slots), "--ctx-size", str(SLOT_CONTEXT * slots), log_file=log
+    ) as url:
         return work(url)
 
 

@@ -124,7 +124,11 @@ async def wait_http(url: str, within: float, ok: tuple[int, ...] = (200,), proc:
 class LLMServer:
     """``crashes``: exit codes of the times it died without being killed by the harness (``supervise``)."""
 
-    def __init__(self, port: int, log_dir: Path, parallel: int = 2, threads: int = 2, ctx_size: int = 4096) -> None:
+    def __init__(
+        self, port: int, log_dir: Path, parallel: int = 2, threads: int = 2, ctx_size: int | None = None
+    ) -> None:
+        # --ctx-size is shared by the slots (llama-server's rule): 4096 tokens per slot unless told otherwise
+        ctx_size = ctx_size if ctx_size is not None else 4096 * parallel
         self.port = port
         self.crashes: list[int] = []
         self.killed = False
