@@ -151,7 +151,7 @@ MAPPED_FLAGS = {
     "--n-gpu-layers": "--gpu-layers", "-ngl": "--gpu-layers", "--n-predict": "--n-predict", "-n": "--n-predict",
 }  # fmt: skip
 # flags that match our fixed behaviour, so dropping them changes nothing
-HARMLESS_FLAGS = {"--no-slots", "--no-jinja", "--offline", "--cont-batching", "--no-ui", "--verbose"}
+HARMLESS_FLAGS = {"--no-slots", "--no-jinja", "--offline", "--cont-batching", "--no-ui"}
 
 
 def translate(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -364,7 +364,7 @@ def cmd_report(_: argparse.Namespace) -> None:
     files = sorted(set(ref["files"]) | set(ours["files"]))
     lines = [
         "| file | tests | passed on llama-server | passed on ours | gap (ours fails, llama-server passes) "
-        "| fail on both | skipped on llama-server | not run on ours (cap) |",
+        "| fail on both | skipped on llama-server | not run (cap): llama-server / ours |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     totals = Counter()
@@ -383,10 +383,11 @@ def cmd_report(_: argparse.Namespace) -> None:
             row["ours_pass"] += o == "passed"
             row["ref_skip"] += r == "skipped"
             row["ours_notrun"] += o == "not-run"
+            row["ref_notrun"] += r == "not-run"
             if r == "passed" and o in ("failed", "error", "timeout"):
                 row["gap"] += 1
                 gaps.append((name, nodeid, f"{o}: {ot.get(nodeid, {}).get('message', '')}"))
-            elif r in ("failed", "error", "timeout") and o in ("failed", "error", "timeout", "not-run"):
+            elif r in ("failed", "error", "timeout") and o in ("failed", "error", "timeout"):
                 row["both"] += 1
                 msg = rt[nodeid].get("message", "")
                 both[categorize(name, nodeid, msg)].append(f"{nodeid} ({r}: {msg[:160]})")
@@ -395,11 +396,11 @@ def cmd_report(_: argparse.Namespace) -> None:
         totals.update(row)
         lines.append(
             f"| {name} | {row['tests']} | {row['ref_pass']} | {row['ours_pass']} | {row['gap']} | {row['both']} "
-            f"| {row['ref_skip']} | {row['ours_notrun']} |"
+            f"| {row['ref_skip']} | {row['ref_notrun']} / {row['ours_notrun']} |"
         )
     lines.append(
         f"| **total** | {totals['tests']} | {totals['ref_pass']} | {totals['ours_pass']} | {totals['gap']} "
-        f"| {totals['both']} | {totals['ref_skip']} | {totals['ours_notrun']} |"
+        f"| {totals['both']} | {totals['ref_skip']} | {totals['ref_notrun']} / {totals['ours_notrun']} |"
     )
     print("\n".join(lines))
     print("\n## Gap: fails on ours, passes on llama-server\n")
