@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from backend.domain.risk_levels import RiskLevel
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SQLITE_PATH = REPO_ROOT / "var" / "nemotron.db"
 
@@ -134,7 +136,7 @@ class BackendSettings(BaseSettings):
     ha_threat_hold_seconds: float = Field(default=600.0, gt=0)
     # Apprise URLs (ntfy://, pover://, tgram://, mailto://, hassio://, json://...), comma or space separated
     notify_urls: Annotated[list[SecretStr], NoDecode] = []
-    notify_min_level: Literal["low", "medium", "high", "critical"] = "high"
+    notify_min_level: RiskLevel = RiskLevel.HIGH
     notify_exclude_cameras: Annotated[list[str], NoDecode] = []  # camera ids that never notify
     # "22:00-07:00" in TIMEZONE: during quiet hours only critical events notify; unset: no quiet hours
     notify_quiet_hours: str | None = None
@@ -190,6 +192,11 @@ class BackendSettings(BaseSettings):
     @classmethod
     def _blank_optional_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("notify_min_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("notify_urls", "notify_exclude_cameras", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ Test doubles and data builders live in ``tests/backend/helpers.py``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -139,3 +140,10 @@ async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession
     engine = create_engine_from_url(db_url)
     yield create_session_factory(engine)
     await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _backend_logs_reach_caplog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An app started by an earlier test set the ``backend`` logger to its own JSON handler without propagation
+    (``backend.config.logging``); each test sees the records through pytest's ``caplog`` again."""
+    monkeypatch.setattr(logging.getLogger("backend"), "propagate", True)

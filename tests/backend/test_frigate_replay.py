@@ -139,6 +139,10 @@ def test_a_frigate_session_through_the_broker(
                     broker.kill()  # no clean shutdown: whatever the broker had not saved is gone
                     await asyncio.sleep(1.0)
                     broker.start()
+                    # Frigate goes on once the broker is back; our link comes back on its own backoff. A message
+                    # sent before it has subscribed again is queued for its session (if the broker saved that
+                    # session before the kill): wait for the link, so that what follows is certainly delivered
+                    await asyncio.to_thread(_wait, lambda: link.connects >= 2 and link.connected, "the link back")
 
             reconnects = asyncio.run(publish(broker.url, session.messages, on_sent=maybe_restart))
             if restart:
@@ -149,12 +153,9 @@ def test_a_frigate_session_through_the_broker(
             last_review_end = session.messages[-1]
             assert last_review_end[1]["type"] == "end"
             _wait(
-                lambda: (
-                    any(
-                        m.topic.endswith("/reviews") and m.payload == json.dumps(last_review_end[1]).encode()
-                        for m in delivered
-                    )
-                    or restart
+                lambda: any(
+                    m.topic.endswith("/reviews") and m.payload == json.dumps(last_review_end[1]).encode()
+                    for m in list(delivered)
                 ),
                 "the last review's end to be delivered",
             )
@@ -196,8 +197,18 @@ def test_a_frigate_session_through_the_broker(
             # --- batches closed by Frigate's review ends (the idle timeout is an hour) ---------------------------
             events = client.get("/api/events", params={"limit": 200}).json()["events"]
             batch_events = [e for e in events if e["kind"] == "batch"]
-            assert {e["camera_id"] for e in batch_events} == {"front_door", "driveway", "side_gate", "backyard"}
-            assert stats["batches_closed_by_review"] >= 4
+            # a review's end the broker lost in the kill (acknowledged to Frigate, not yet saved) leaves its batch to
+            # the idle timeout: the cameras whose review ended here are those whose end was delivered
+            ended = {
+                payload["after"]["camera"]
+                for m in delivered
+                if m.topic.endswith("/reviews")
+                for payload in [json.loads(m.payload)]
+                if payload["type"] == "end"
+            }
+            assert restart or ended == {"front_door", "driveway", "side_gate", "backyard"}
+            assert {e["camera_id"] for e in batch_events} == ended
+            assert stats["batches_closed_by_review"] >= len(ended)
             by_camera = {
                 camera: [e for e in batch_events if e["camera_id"] == camera]
                 for camera in ("front_door", "driveway", "side_gate", "backyard")
