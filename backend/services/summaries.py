@@ -149,6 +149,27 @@ def _copied(summary: str, sources: Iterable[str]) -> bool:
     return False
 
 
+def _text_problems(
+    text: str, camera_text: Iterable[str], numbers: set[int] | None, instructions: Iterable[str]
+) -> list[str]:
+    """The checks a summary and a recommended action share: chat markup or instructions, looping, numbers the
+    evidence does not hold (when ``numbers`` is given), copied camera text, echoed instructions, placeholders."""
+    problems: list[str] = []
+    if _INSTRUCTION.search(text):
+        problems.append("contains instructions or chat markup")
+    if _repeats(text):
+        problems.append("repeats itself")
+    if numbers is not None and (unsupported := _unsupported_numbers(text, numbers)):
+        problems.append(f"states numbers the evidence does not hold ({', '.join(unsupported[:3])})")
+    if _copied(text, camera_text):
+        problems.append(f"copies {COPY_WORDS}+ words of camera text")
+    if _copied(text, instructions):
+        problems.append(f"repeats {COPY_WORDS}+ words of its instructions")
+    if _PLACEHOLDER.search(text):
+        problems.append("contains placeholder or schema text")
+    return problems
+
+
 def summary_problems(
     summary: str,
     level: RiskLevel | str,
@@ -187,18 +208,7 @@ def summary_problems(
             problems.append(f"does not say what is wrong on a {final} event")
         elif final is RiskLevel.LOW and severe:
             problems.append("describes a crime or harm on a low event")
-    if _INSTRUCTION.search(text):
-        problems.append("contains instructions or chat markup")
-    if _repeats(text):
-        problems.append("repeats itself")
-    if numbers is not None and (unsupported := _unsupported_numbers(text, numbers)):
-        problems.append(f"states numbers the evidence does not hold ({', '.join(unsupported[:3])})")
-    if _copied(text, camera_text):
-        problems.append(f"copies {COPY_WORDS}+ words of camera text")
-    if _copied(text, instructions):
-        problems.append(f"repeats {COPY_WORDS}+ words of its instructions")
-    if _PLACEHOLDER.search(text):
-        problems.append("contains placeholder or schema text")
+    problems += _text_problems(text, camera_text, numbers, instructions)
     if len(text) > SUMMARY_MAX_LENGTH:
         problems.append(f"longer than {SUMMARY_MAX_LENGTH} characters")
     if len(_words(text)) < MIN_WORDS:
@@ -230,18 +240,7 @@ def action_problems(
         problems.append("not words")
     if LEVEL_ORDER.index(final) >= LEVEL_ORDER.index(RiskLevel.HIGH) and _REASSURANCE.search(text):
         problems.append(f"reassures on a {final} event")
-    if _INSTRUCTION.search(text):
-        problems.append("contains instructions or chat markup")
-    if _repeats(text):
-        problems.append("repeats itself")
-    if unsupported := _unsupported_numbers(text, numbers):
-        problems.append(f"states numbers the evidence does not hold ({', '.join(unsupported[:3])})")
-    if _copied(text, camera_text):
-        problems.append(f"copies {COPY_WORDS}+ words of camera text")
-    if _copied(text, instructions):
-        problems.append(f"repeats {COPY_WORDS}+ words of its instructions")
-    if _PLACEHOLDER.search(text):
-        problems.append("contains placeholder or schema text")
+    problems += _text_problems(text, camera_text, numbers, instructions)
     return problems
 
 
