@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.models import Batch, BatchStatus, Detection, table_of, utcnow
 from backend.services import batch_lifecycle, metrics
+from backend.services.background import BackgroundTasks
 from backend.services.batch_state import BatchRules, BatchState, Placement
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class Batcher:
         self._lease = timedelta(seconds=analysis_lease_seconds)
         self._tick = tick_seconds
         self.clock = clock
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks(logger, "batch delivery failed")
 
     # --- ingest side ---------------------------------------------------------------------------------------
 
@@ -267,22 +268,12 @@ class Batcher:
                 logger.exception("batch flush failed")
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("batch delivery failed", exc_info=task.exception())
+        self._tasks.spawn(coro)
 
     async def drain(self) -> None:
         """Waits until every delivery started so far (and any it started) has finished."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
     async def stop(self) -> None:
         """Cancels deliveries in progress (their batches stay closed and are redelivered after the lease)."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.stop()

@@ -80,6 +80,7 @@ from backend.domain.frigate import (
 )
 from backend.domain.scenario import DetectionIn, Enrichment, Face, LicensePlate, Vision
 from backend.models import Batch, BatchStatus, Camera, Detection, table_of, utcnow
+from backend.services.background import BackgroundTasks
 from backend.services.batcher import Batcher
 from backend.services.event_store import fast_path_key, insert_ignoring_conflicts
 from backend.services.ingest import (
@@ -227,7 +228,7 @@ class FrigateIngest:
         self._reassessing: set[str] = set()
         self._again: set[str] = set()
         self._waiting: set[str] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks(logger)  # re-assessments log their own failures
 
     # --- the handler -----------------------------------------------------------------------------------------
 
@@ -293,14 +294,11 @@ class FrigateIngest:
 
     async def drain(self) -> None:
         """Waits for the background work started so far (re-assessments and the waits before them)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
     async def stop(self) -> None:
         """Cancels the background work (a re-assessment cut short leaves its event to the retry loop)."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.stop()
 
     # --- frigate/events --------------------------------------------------------------------------------------
 
@@ -583,6 +581,4 @@ class FrigateIngest:
             self._reassessing.discard(key)
 
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(work)
