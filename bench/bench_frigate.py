@@ -36,50 +36,15 @@ from typing import Any
 import aiomqtt
 import uvicorn
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ai.nemotron.launch import free_port
 from backend.api.app import create_app
 from backend.api.services import AppServices
 from backend.config.settings import BackendSettings
-from backend.db.session import run_unit_of_work
 from backend.frigate_replay import Frame, TrackedObject, event_messages, review_message
-from backend.models import Event
-from backend.services.detection_rows import detector_id
-from backend.services.event_store import Assessed, fast_path_key, save_event
+from backend.services.event_store import Assessed
 from backend.services.mqtt_link import BrokerAddress, MQTTMessage
-
-
-class InstantAnalyzer:
-    """Stores a fixed high-risk assessment at once: the service's path is measured, not the LLM."""
-
-    def __init__(self) -> None:
-        self.sessions: async_sessionmaker[AsyncSession] | None = None
-
-    async def analyze_batch(self, batch_id: str, camera_id: str, detection_ids: list[int]) -> Event:
-        assert self.sessions is not None
-        return await run_unit_of_work(
-            self.sessions,
-            save_event,
-            batch_id=batch_id,
-            camera_id=camera_id,
-            kind="batch",
-            detection_pks=detection_ids,
-            outcome=Assessed(risk_score=70, risk_level="high", summary="A benchmark event."),
-        )
-
-    async def analyze_detection_fast_path(self, camera_id: str, detection_id: int) -> Event:
-        assert self.sessions is not None
-        external = await run_unit_of_work(self.sessions, detector_id, detection_id)
-        return await run_unit_of_work(
-            self.sessions,
-            save_event,
-            batch_id=fast_path_key(camera_id, external or str(detection_id)),
-            camera_id=camera_id,
-            kind="fast_path",
-            detection_pks=[detection_id],
-            outcome=Assessed(risk_score=70, risk_level="high", summary="A benchmark event."),
-        )
+from bench.bench_ingest import FixedAnalyzer
 
 
 def _quantiles(samples: list[float]) -> dict[str, float]:
@@ -207,7 +172,8 @@ async def _run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             fast_path_confidence=1.0,
             log_level="WARNING",
         )
-        analyzer = InstantAnalyzer()
+        # stores a fixed high-risk assessment at once: the service's path is measured, not the LLM
+        analyzer = FixedAnalyzer(outcome=Assessed(risk_score=70, risk_level="high", summary="A benchmark event."))
         app = create_app(settings, analyzer=analyzer)
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -47,33 +47,37 @@ OBJECTS = ("person", "car", "dog", "cat", "bicycle", "truck")
 
 
 class FixedAnalyzer:
-    """Stores a fixed low-risk assessment: ingest and batching are measured, not the LLM."""
+    """Stores a fixed assessment (default: low risk) at once: ingest and batching are measured, not the LLM.
+    ``sessions`` may be set after construction (an app's own session factory, once it has started)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+        outcome: Assessed | None = None,
+    ) -> None:
         self.sessions = sessions
+        self.outcome = outcome or Assessed(risk_score=5, risk_level="low", summary="benchmark")
 
-    async def analyze_batch(self, batch_id: str, camera_id: str, detection_ids: list[int]) -> Event:
+    async def _save(self, batch_id: str, camera_id: str, kind: str, detection_ids: list[int]) -> Event:
+        assert self.sessions is not None, "FixedAnalyzer.sessions is not set"
         return await run_unit_of_work(
             self.sessions,
             save_event,
             batch_id=batch_id,
             camera_id=camera_id,
-            kind="batch",
+            kind=kind,
             detection_pks=detection_ids,
-            outcome=Assessed(risk_score=5, risk_level="low", summary="benchmark"),
+            outcome=self.outcome,
         )
 
+    async def analyze_batch(self, batch_id: str, camera_id: str, detection_ids: list[int]) -> Event:
+        return await self._save(batch_id, camera_id, "batch", detection_ids)
+
     async def analyze_detection_fast_path(self, camera_id: str, detection_id: int) -> Event:
+        assert self.sessions is not None, "FixedAnalyzer.sessions is not set"
         external = await run_unit_of_work(self.sessions, detector_id, detection_id)
-        return await run_unit_of_work(
-            self.sessions,
-            save_event,
-            batch_id=fast_path_key(camera_id, external or str(detection_id)),
-            camera_id=camera_id,
-            kind="fast_path",
-            detection_pks=[detection_id],
-            outcome=Assessed(risk_score=5, risk_level="low", summary="benchmark"),
-        )
+        key = fast_path_key(camera_id, external or str(detection_id))
+        return await self._save(key, camera_id, "fast_path", [detection_id])
 
 
 def _detections(request: int, size: int, rng: random.Random) -> list[dict[str, Any]]:
