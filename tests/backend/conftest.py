@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 import secrets
+import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.config.settings import BackendSettings
 from backend.db.session import create_engine_from_url, create_session_factory, init_db
+from tests.backend.helpers import FrigateAPI
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -147,3 +149,15 @@ def _backend_logs_reach_caplog(monkeypatch: pytest.MonkeyPatch) -> None:
     """An app started by an earlier test set the ``backend`` logger to its own JSON handler without propagation
     (``backend.config.logging``); each test sees the records through pytest's ``caplog`` again."""
     monkeypatch.setattr(logging.getLogger("backend"), "propagate", True)
+
+
+@pytest.fixture
+def frigate() -> Iterator[FrigateAPI]:
+    """Frigate's HTTP API stand-in (``tests.backend.helpers.FrigateAPI``), served on a thread."""
+    server = FrigateAPI()
+    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+    thread.join()

@@ -7,8 +7,11 @@ through ``event_store.save_event``, or fails on demand. Databases and Redis are 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -132,3 +135,41 @@ class StubAnalyzer:
             detection_pks=[detection_id],
             outcome=Assessed(risk_score=90, risk_level="critical", summary="stub fast path"),
         )
+
+
+FRIGATE_CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "frigate_config"
+
+
+class FrigateAPI:
+    """A stand-in for Frigate's HTTP API on 127.0.0.1 (``url``): answers GET /api/config with ``config`` (or
+    ``status`` and ``body``, to inject a fault); ``requests`` holds the paths asked for. The ``frigate`` fixture
+    (conftest) serves it on a thread."""
+
+    def __init__(self) -> None:
+        self.config: dict[str, Any] | None = None
+        self.status = 200
+        self.body: bytes | None = None
+        self.requests: list[str] = []
+        frigate = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                frigate.requests.append(self.path)
+                body = frigate.body if frigate.body is not None else json.dumps(frigate.config).encode()
+                status = frigate.status if self.path == "/api/config" else 404
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def serve(self, fixture: str | dict[str, Any]) -> None:
+        """Answer with a config: a file name under tests/fixtures/frigate_config, or the config itself."""
+        self.config = json.loads((FRIGATE_CONFIGS / fixture).read_text()) if isinstance(fixture, str) else fixture
+        self.status, self.body = 200, None

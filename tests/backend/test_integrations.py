@@ -5,14 +5,10 @@ making the service degraded but not unavailable, and snapshot links built from F
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -20,46 +16,8 @@ from backend.api.app import create_app
 from backend.api.services import AppServices
 from backend.config.settings import BackendSettings
 from backend.services.event_notice import frigate_links
-from tests.backend.helpers import StubAnalyzer
+from tests.backend.helpers import FrigateAPI, StubAnalyzer
 from tests.backend.mqtt_broker import free_port
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "frigate_config"
-
-
-class FrigateAPI:
-    """Frigate's /api/config from a fixture; answers 503 while ``down``."""
-
-    def __init__(self, fixture: str) -> None:
-        self.config = json.loads((FIXTURES / fixture).read_text())
-        self.down = False
-        self.requests = 0
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                api.requests += 1
-                body = json.dumps(api.config).encode()
-                self.send_response(503 if api.down else 200 if self.path == "/api/config" else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
-@pytest.fixture
-def frigate_api() -> Iterator[FrigateAPI]:
-    api = FrigateAPI("frigate_0_16.json")
-    thread = threading.Thread(target=api.server.serve_forever, daemon=True)
-    thread.start()
-    yield api
-    api.server.shutdown()
-    api.server.server_close()
 
 
 def _wait(condition: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
@@ -78,19 +36,20 @@ def _app(settings: BackendSettings) -> Any:
 
 
 def test_frigate_config_is_imported_at_start_and_retried_while_frigate_is_down(
-    backend_settings: BackendSettings, frigate_api: FrigateAPI
+    backend_settings: BackendSettings, frigate: FrigateAPI
 ) -> None:
-    frigate_api.down = True
-    settings = backend_settings.model_copy(update={"frigate_url": frigate_api.url})
+    frigate.serve("frigate_0_16.json")
+    frigate.status = 503  # Frigate is not up yet
+    settings = backend_settings.model_copy(update={"frigate_url": frigate.url})
     with TestClient(_app(settings)) as client:
-        _wait(lambda: frigate_api.requests >= 1, "a first try")
+        _wait(lambda: len(frigate.requests) >= 1, "a first try")
         health = client.get("/health").json()
         assert str(health["integrations"]["frigate"]["config_import"]).startswith("error")
         assert client.get("/api/cameras").json()["cameras"] == []
-        frigate_api.down = False  # Frigate comes up: the import is retried with backoff
+        frigate.status = 200  # Frigate comes up: the import is retried with backoff
         _wait(lambda: bool(client.get("/api/cameras").json()["cameras"]), "the cameras imported")
         cameras = {c["id"]: c for c in client.get("/api/cameras").json()["cameras"]}
-        assert set(cameras) == set(frigate_api.config["cameras"])
+        assert frigate.config is not None and set(cameras) == set(frigate.config["cameras"])
         assert all(c["frame_width"] > 0 for c in cameras.values())
         assert any(c["zones"] for c in cameras.values())
         health = client.get("/health").json()

@@ -12,11 +12,9 @@ import json
 import logging
 import re
 import socket
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +49,7 @@ from backend.services.zones import (
     zone_type_similarities,
     zone_words,
 )
-from tests.backend.helpers import StubAnalyzer, add_camera, detection, store_detections
+from tests.backend.helpers import FrigateAPI, StubAnalyzer, add_camera, detection, store_detections
 from tests.fixtures.frigate_config.held_out_zone_names import HELD_OUT
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -428,49 +426,6 @@ async def test_camera_frame_size_can_be_patched_alone(api: httpx.AsyncClient) ->
 # --- Frigate's config ------------------------------------------------------------------------------------
 
 
-class _Frigate:
-    """A stand-in for Frigate's HTTP API: answers GET /api/config with ``config`` (or ``status`` and ``body``)."""
-
-    def __init__(self) -> None:
-        self.config: dict[str, Any] | None = None
-        self.status = 200
-        self.body: bytes | None = None
-        self.requests: list[str] = []
-        frigate = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                frigate.requests.append(self.path)
-                body = frigate.body if frigate.body is not None else json.dumps(frigate.config).encode()
-                status = frigate.status if self.path == "/api/config" else 404
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def serve(self, fixture: str | dict[str, Any]) -> None:
-        self.config = _fixture(fixture) if isinstance(fixture, str) else fixture
-        self.status, self.body = 200, None
-
-
-@pytest.fixture
-def frigate() -> Iterator[_Frigate]:
-    server = _Frigate()
-    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
-    thread.join()
-
-
 async def _snapshot(sessions: Sessions) -> dict[str, Any]:
     async with sessions() as session:
         cameras = {
@@ -495,7 +450,7 @@ LAWN = [[0.0, 1.0], [1.0, 1.0], [1.0, 0.5], [0.0, 0.5]]
 
 @pytest.mark.parametrize("fixture", ["frigate_0_13.json", "frigate_0_14.json"])
 async def test_import_reads_pixel_and_relative_coordinates_alike(
-    sessions: Sessions, frigate: _Frigate, fixture: str
+    sessions: Sessions, frigate: FrigateAPI, fixture: str
 ) -> None:
     frigate.serve(fixture)
     report = await import_frigate_config(sessions, frigate.url)
@@ -517,7 +472,7 @@ async def test_import_reads_pixel_and_relative_coordinates_alike(
     }
 
 
-async def test_import_of_newer_config_forms(sessions: Sessions, frigate: _Frigate) -> None:
+async def test_import_of_newer_config_forms(sessions: Sessions, frigate: FrigateAPI) -> None:
     frigate.serve("frigate_0_16.json")
     report = await import_frigate_config(frigate_url=frigate.url + "/", sessions=sessions, default_frame=(1280, 720))
     (garage,) = [camera for camera in report.cameras if camera.camera_id == "garage_cam"]
@@ -541,7 +496,7 @@ async def test_import_of_newer_config_forms(sessions: Sessions, frigate: _Frigat
     assert list(await _zones(sessions, "garage_cam")) == [einfahrt]
 
 
-async def test_reimport_changes_nothing_and_keeps_set_types(sessions: Sessions, frigate: _Frigate) -> None:
+async def test_reimport_changes_nothing_and_keeps_set_types(sessions: Sessions, frigate: FrigateAPI) -> None:
     async with sessions() as session:  # an existing camera keeps its name; its frame follows Frigate
         session.add(Camera(id="front_door", name="Entrance", frame_width=640, frame_height=480))
         await session.commit()
@@ -598,7 +553,7 @@ def _broken(field: str, value: Any) -> dict[str, Any]:
         ([1, 2], "not an object"),
     ],
 )
-async def test_a_bad_config_writes_nothing(sessions: Sessions, frigate: _Frigate, config: Any, says: str) -> None:
+async def test_a_bad_config_writes_nothing(sessions: Sessions, frigate: FrigateAPI, config: Any, says: str) -> None:
     frigate.serve(config)
     with pytest.raises(FrigateConfigInvalidError, match=re.escape(says)):
         await import_frigate_config(sessions, frigate.url)
@@ -614,7 +569,7 @@ async def test_a_bad_config_writes_nothing(sessions: Sessions, frigate: _Frigate
     ],
 )
 async def test_frigate_answering_badly_is_a_clear_error(
-    sessions: Sessions, frigate: _Frigate, status: int, body: bytes, error: type[Exception], says: str
+    sessions: Sessions, frigate: FrigateAPI, status: int, body: bytes, error: type[Exception], says: str
 ) -> None:
     frigate.status, frigate.body = status, body
     async with httpx.AsyncClient(timeout=5) as http:
