@@ -92,11 +92,7 @@ class HomeIntegrations:
         to Home Assistant and connects to the broker (a broker that is down does not stop the start)."""
         if self.settings.frigate_url is not None:
             self._tasks.append(asyncio.create_task(self._import_frigate_config()))
-        if self.home_assistant is not None:
-            async with self.sessions() as session:
-                cameras = (await session.execute(select(Camera.id, Camera.name))).all()
-            for camera_id, name in cameras:
-                await self.home_assistant.announce_camera(camera_id, name)
+        await self._announce_cameras()
         if self.link is not None:
             await self.link.start()
             logger.info("MQTT link started", extra={"broker": str(self.link.address)})
@@ -156,6 +152,15 @@ class HomeIntegrations:
 
     # --- internals -----------------------------------------------------------------------------------------
 
+    async def _announce_cameras(self) -> None:
+        """Home Assistant discovery for every camera in the database (announcing one twice is harmless)."""
+        if self.home_assistant is None:
+            return
+        async with self.sessions() as session:
+            cameras = (await session.execute(select(Camera.id, Camera.name))).all()
+        for camera_id, name in cameras:
+            await self.home_assistant.announce_camera(camera_id, name)
+
     async def _handle_frigate(self, message: MQTTMessage) -> None:
         """One Frigate message, retried while storage is down (the messages behind it wait in the inbox)."""
         assert self.frigate is not None
@@ -199,11 +204,7 @@ class HomeIntegrations:
                 imported = _report_dict(report)
                 self.frigate_config = {"config_import": "ok", "config": imported}
                 logger.info("Frigate config imported", extra=imported)
-                if self.home_assistant is not None:
-                    async with self.sessions() as session:
-                        cameras = (await session.execute(select(Camera.id, Camera.name))).all()
-                    for camera_id, name in cameras:
-                        await self.home_assistant.announce_camera(camera_id, name)
+                await self._announce_cameras()  # the cameras Frigate's config added
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, OUTAGE_RETRY_MAX_SECONDS)
