@@ -8,7 +8,9 @@ embeddings). The difference is the semantic layer's cost. Two cases are reported
 - ``cold text``: every batch's captions are new to the reader (its cache is emptied before each batch), the
   worst case: a captioner writes new words for every frame;
 - ``warm text``: the cache holds the batch's texts (a track's caption repeated over its frames, a retry).
-The model itself is loaded once before timing (the service loads it at start-up).
+The model itself is loaded once before timing (the service loads it at start-up). Each runtime of the
+reader (ONNX Runtime, the service's; torch, its fallback) is timed on the same batches, interleaved, so
+their ratio is measured side by side on this noisy shared machine.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 from backend.evaluation.prompt_eval_dataset import load_synthetic_eval_dataset
 from backend.services.context_enrichment import AnalysisContext, build_context
 from backend.services.evidence_risk import _texts, assess_evidence
-from backend.services.semantic import SemanticReader, TextReading, get_reader
+from backend.services.semantic import SemanticReader, TextReading
 
 REPO = Path(__file__).resolve().parents[1]
 SETS = ("data/synthetic", "data/tuning", "data/generalisation")
@@ -58,26 +60,33 @@ def main() -> None:
         if (REPO / folder).is_dir()
         for sample in load_synthetic_eval_dataset(REPO / folder)
     ]
-    started = time.perf_counter()
-    reader = get_reader()
-    load_s = time.perf_counter() - started
+    readers: dict[str, SemanticReader] = {}
+    for runtime in ("onnx", "torch"):
+        started = time.perf_counter()
+        readers[runtime] = SemanticReader(runtime=runtime)  # type: ignore[arg-type]
+        print(f"{runtime}: loaded in {time.perf_counter() - started:.1f} s (runs {readers[runtime].runtime})")
     nothing = _NoMeaning()
     texts = [len({text for f in ctx.detections for _, text in _texts(f)}) for ctx in contexts]
-    results: dict[str, list[float]] = {"cold text": [], "warm text": []}
+    results: dict[tuple[str, str], list[float]] = {
+        (runtime, case): [] for runtime in readers for case in ("cold text", "warm text")
+    }
     for _ in range(args.rounds):
         for ctx in contexts:
-            base = _time(ctx, nothing, cold=False)
-            results["cold text"].append(_time(ctx, reader, cold=True) - base)
-            base = _time(ctx, nothing, cold=False)
-            results["warm text"].append(_time(ctx, reader, cold=False) - base)
+            for runtime, reader in readers.items():
+                base = _time(ctx, nothing, cold=False)
+                results[runtime, "cold text"].append(_time(ctx, reader, cold=True) - base)
+                base = _time(ctx, nothing, cold=False)
+                results[runtime, "warm text"].append(_time(ctx, reader, cold=False) - base)
     print(f"## Semantic layer ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores)")
-    print(f"model load: {load_s:.1f} s; {len(contexts)} batches x {args.rounds} rounds; distinct texts per batch")
+    print(f"{len(contexts)} batches x {args.rounds} rounds; distinct texts per batch")
     print(f"  median {statistics.median(texts):.0f}, max {max(texts)}")
-    print("| case | p50 ms | p90 ms | p99 ms |")
-    print("| --- | --- | --- | --- |")
-    for case, values in results.items():
+    print("| runtime | case | p50 ms | p90 ms | p99 ms |")
+    print("| --- | --- | --- | --- | --- |")
+    for (runtime, case), values in results.items():
         q = statistics.quantiles(values, n=100)
-        print(f"| {case} | {statistics.median(values):.1f} | {q[89]:.1f} | {q[98]:.1f} |")
+        print(f"| {runtime} | {case} | {statistics.median(values):.1f} | {q[89]:.1f} | {q[98]:.1f} |")
+    cold = {runtime: statistics.median(results[runtime, "cold text"]) for runtime in readers}
+    print(f"cold text p50, torch / onnx: {cold['torch'] / cold['onnx']:.2f}x")
 
 
 if __name__ == "__main__":

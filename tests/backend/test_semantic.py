@@ -4,12 +4,14 @@ bank reads camera text by meaning (the paraphrases are in semantic_paraphrases.p
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import backend.services.semantic as semantic
 from backend.domain.concepts import CONCEPTS, CONCEPTS_BY_KEY, Severity
-from backend.services.semantic import SemanticReader, clauses, get_reader, model_dir
+from backend.services.semantic import SemanticReader, clauses, get_reader, model_dir, onnx_path
 from tests.backend.semantic_paraphrases import ACTS, HARMLESS_ALARMING, THREATS_TOLD
 
 
@@ -26,6 +28,57 @@ def test_the_model_ships_in_a_package_and_loads_offline(monkeypatch: pytest.Monk
     assert vectors.shape == (2, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert np.allclose(vectors[0], vectors[1])  # case and surrounding space do not matter (one cache key)
+
+
+def test_the_service_runs_the_encoder_in_onnx_runtime_with_the_same_vectors_as_torch(reader: SemanticReader) -> None:
+    """The exported encoder is the packaged model: every text's vector matches torch's (cosine >= 0.9999),
+    and the export sits in the cache under a name carrying the model and the recipe."""
+    assert reader.runtime == "onnx"
+    assert onnx_path(model_dir()).is_file()
+    texts = [
+        "The image shows a man in a dark hoodie forcing the back door with a crowbar.",
+        "a courier leaves a parcel on the step and walks back to the van",
+        "smoke",
+        "Two children play football on the lawn, laughing, while a dog runs after the ball.",
+    ]
+    torch_reader = SemanticReader(runtime="torch")
+    assert torch_reader.runtime == "torch"
+    cosines = (reader.embed(texts) * torch_reader.embed(texts)).sum(axis=1)
+    assert cosines.min() >= 0.9999, cosines
+
+
+def test_a_failed_export_falls_back_to_torch_and_leaves_nothing_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fault ONNX can't be made to produce on demand (the exporter dies after writing part of the file) is
+    injected: the reader logs why and reads with torch, and the cache holds no file at all."""
+    import torch
+
+    monkeypatch.setenv("SEMANTIC_CACHE_DIR", str(tmp_path))
+
+    def broken_export(_model: object, _args: object, path: str, **_kwargs: object) -> None:
+        Path(path).write_bytes(b"half a model")
+        raise RuntimeError("exporter broke")
+
+    monkeypatch.setattr(torch.onnx, "export", broken_export)
+    fallback = SemanticReader()
+    assert fallback.runtime == "torch"
+    assert "exporter broke" in caplog.text
+    assert list(tmp_path.iterdir()) == []
+    assert fallback.read("A man smashes the kitchen window with a brick and climbs inside.").threats
+
+
+def test_the_export_is_written_whole_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEMANTIC_CACHE_DIR", str(tmp_path))
+    first = SemanticReader()
+    target = onnx_path(model_dir())
+    assert first.runtime == "onnx" and target.parent == tmp_path and target.is_file()
+    assert not list(tmp_path.glob("*.part"))  # the temporary file was renamed into place
+    stamp = target.stat().st_mtime_ns
+    calls: list[object] = []
+    monkeypatch.setattr(semantic, "_export_onnx", lambda *args: calls.append(args))
+    second = SemanticReader()
+    assert second.runtime == "onnx" and not calls and target.stat().st_mtime_ns == stamp
 
 
 def _strongest_severity(reader: SemanticReader, text: str) -> str:
