@@ -141,6 +141,19 @@ class ContentPart(_Request):
 class ChatMessage(_Request):
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[ContentPart] | None = None
+    tool_calls: list[dict[str, Any]] | None = Field(default=None, description="OpenAI: an assistant's earlier calls")
+    tool_call_id: str | None = Field(default=None, description="OpenAI: the call a 'tool' message answers")
+    name: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The message for the chat template and :func:`ai.nemotron.tools.history_messages`."""
+        return {
+            "role": self.role,
+            "content": self.text(),
+            "tool_calls": self.tool_calls,
+            "tool_call_id": self.tool_call_id,
+            "name": self.name,
+        }
 
     def image_count(self) -> int:
         """How many image parts the content has (they are dropped: the engines have no image input)."""
@@ -177,6 +190,15 @@ class ChatCompletionRequest(_Sampling):
     )
     n: int = Field(default=1, ge=1, le=1)
     stream_options: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = Field(
+        default=None, description="OpenAI: [{type: function, function: {name, description, parameters}}]"
+    )
+    tool_choice: str | dict[str, Any] | None = Field(
+        default=None, description="OpenAI: none | auto (default) | required | {type: function, function: {name}}"
+    )
+    parallel_tool_calls: bool = Field(
+        default=False, description="OpenAI: several calls in one answer (default false, as llama-server)"
+    )
     reasoning_format: ReasoningFormat | None = Field(
         default=None,
         description="llama.cpp: where a <think> block goes ('none': left in content; 'deepseek', 'auto': "

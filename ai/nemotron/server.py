@@ -44,7 +44,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ai.nemotron.chat import render_chat
-from ai.nemotron.constraints import constraint_from_request
+from ai.nemotron.constraints import Constraint, constraint_from_request
 from ai.nemotron.engines.base import Engine, SamplingParams
 from ai.nemotron.errors import (
     AuthenticationError,
@@ -69,6 +69,7 @@ from ai.nemotron.schemas import (
 )
 from ai.nemotron.settings import ServerSettings
 from ai.nemotron.slots import Abandoned, SlotPool, run_in_thread
+from ai.nemotron.tools import ToolPlan, history_messages, plan_tools, with_system_note
 
 log = logging.getLogger("ai.nemotron")
 
@@ -199,7 +200,10 @@ class Generation:
         body: dict[str, Any],
         cache_prompt: bool = True,
         request: Request | None = None,
+        constraint: Constraint | None = None,
     ) -> None:
+        """``constraint``: the decoding constraint, when the caller built it (tool calls); else it is read
+        from ``body``."""
         engine = state.engine
         self.state = state
         self.request = request
@@ -226,7 +230,8 @@ class Generation:
         self.stop = stop
         self.params = params
         self.cache_prompt = cache_prompt
-        constraint = constraint_from_request(body)
+        if constraint is None:
+            constraint = constraint_from_request(body)
         self.compiled = engine.compile_constraint(constraint) if constraint is not None else None
         self.cancelled = threading.Event()  # set: the worker stops before its next token
         self.client_gone = False
@@ -480,6 +485,31 @@ def _body(model: type[BaseModel], streams: bool = False) -> dict[str, Any]:
     }
 
 
+def _has_tool_role(template: str | None) -> bool:
+    """Whether the chat template writes ``tool`` turns itself (else tool results are sent as ``user`` turns)."""
+    return template is not None and ("'tool'" in template or '"tool"' in template)
+
+
+def _tool_plan(body: dict[str, Any]) -> tuple[ToolPlan | None, Constraint | None]:
+    """The request's tool plan and the constraint it decodes under: the tool-call schema, which takes the
+    request's own JSON-schema constraint as the shape of a plain answer. Another constraint kind (a grammar,
+    a regex, choices) cannot be combined with tools: 400."""
+    constraint = constraint_from_request(body)
+    response_schema = None
+    if constraint is not None and constraint.kind == "json_schema":
+        response_schema = constraint.value
+    elif constraint is not None and constraint.kind == "json_object":
+        response_schema = {"type": "object"}
+    plan = plan_tools(body, response_schema)
+    if plan is None:
+        return None, constraint
+    if constraint is not None and response_schema is None:
+        raise InvalidRequestError(
+            f"tools cannot be combined with a {constraint.kind} constraint; use response_format json_schema"
+        )
+    return plan, Constraint("json_schema", plan.schema())
+
+
 def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     state = ServerState(engine, settings)
     limit = settings.max_body_bytes
@@ -675,20 +705,26 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         body = await _json_body(request, limit)
         req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
         try:
-            messages = [{"role": m.role, "content": m.text()} for m in req.messages]
+            raw_messages = [m.as_dict() for m in req.messages]
         except ValueError as exc:
             raise InvalidRequestError(f"messages: {exc}") from exc
         images = sum(m.image_count() for m in req.messages)
         headers = {IMAGES_DROPPED_HEADER: str(images)} if images else None
         if images:
             log.warning("chat request: %d image part(s) dropped, the model has no image input", images)
-        prompt = render_chat(messages, engine.chat_template, engine.special_tokens)
+        template = engine.chat_template
+        messages = history_messages(raw_messages, tool_role=_has_tool_role(template))
+        plan, constraint = _tool_plan(body)
+        if plan is not None:
+            messages = with_system_note(messages, plan.system_note())
+        prompt = render_chat(messages, template, engine.special_tokens)
         n_predict = -1 if req.max_tokens is None else req.max_tokens
         params = req.sampling(settings.temperature, settings.seed)
-        gen = Generation(state, prompt, n_predict, req.stop, params, body, req.cache_prompt, request)
+        gen = Generation(state, prompt, n_predict, req.stop, params, body, req.cache_prompt, request, constraint)
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         splitter = ThinkSplitter(
-            req.reasoning_format or settings.reasoning_format, starts_open=prompt_opens_reasoning(prompt)
+            "none" if plan is not None else req.reasoning_format or settings.reasoning_format,
+            starts_open=plan is None and prompt_opens_reasoning(prompt),
         )
 
         def envelope(kind: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
@@ -718,28 +754,52 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                 return chunks
 
             def piece(text: str, _tokens: list[int]) -> list[dict[str, Any]]:
+                if plan is not None:  # a tool call is sent whole once parsed (see final)
+                    return []
                 return deltas(list(splitter.feed(text)))
 
             def final(r: CompletionResult) -> list[dict[str, Any] | str]:
-                last = envelope(
-                    "chat.completion.chunk", [{"index": 0, "delta": {}, "finish_reason": _finish_reason(r)}]
-                )
-                return [*deltas(list(splitter.finish())), *_chat_stream_end(last, r, req.stream_options)]
+                finish = _finish_reason(r)
+                chunks: list[dict[str, Any]] = []
+                if plan is not None:
+                    content, calls = plan.parse(r.content)
+                    if calls:
+                        finish = "tool_calls"
+                        delta = {
+                            "role": "assistant",
+                            "content": None,
+                            "tool_calls": [{"index": i, **call} for i, call in enumerate(calls)],
+                        }
+                        chunks = [
+                            envelope("chat.completion.chunk", [{"index": 0, "delta": delta, "finish_reason": None}])
+                        ]
+                    else:
+                        chunks = deltas([("content", content or "")])
+                last = envelope("chat.completion.chunk", [{"index": 0, "delta": {}, "finish_reason": finish}])
+                return [*chunks, *deltas(list(splitter.finish())), *_chat_stream_end(last, r, req.stream_options)]
 
             response = gen.stream(final=final, piece=piece)
             response.headers.update(headers or {})
             return response
         result = await gen.run()
-        reasoning, content = splitter.split(result.content)
-        message = {"role": "assistant", "content": content}
-        if reasoning:  # llama-server leaves the field out when there was no reasoning
-            message["reasoning_content"] = reasoning
+        finish = _finish_reason(result)
+        if plan is not None:
+            content, calls = plan.parse(result.content)
+            message: dict[str, Any] = {"role": "assistant", "content": content}
+            if calls:
+                message["tool_calls"] = calls
+                finish = "tool_calls"
+        else:
+            reasoning, text = splitter.split(result.content)
+            message = {"role": "assistant", "content": text}
+            if reasoning:  # llama-server leaves the field out when there was no reasoning
+                message["reasoning_content"] = reasoning
         return JSONResponse(
             headers=headers,
             content={
                 **envelope(
                     "chat.completion",
-                    [{"index": 0, "message": message, "logprobs": None, "finish_reason": _finish_reason(result)}],
+                    [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
                 ),
                 "usage": _usage(result),
                 "timings": result.timings.as_dict(),
