@@ -133,11 +133,19 @@ def clauses(text: str) -> list[str]:
 
 def onnx_cache_dir() -> Path:
     """Where the exported encoder is kept: ``SEMANTIC_CACHE_DIR``, else ``$XDG_CACHE_HOME/nemotron-service``
-    (``~/.cache/nemotron-service`` when XDG_CACHE_HOME is unset)."""
+    (``~/.cache/nemotron-service`` when XDG_CACHE_HOME is unset), else, where that cannot be written (a
+    read-only home in a container), ``<system temp>/nemotron-service-<uid>``."""
     configured = os.environ.get("SEMANTIC_CACHE_DIR")
     if configured:
         return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nemotron-service"
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nemotron-service"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        if os.access(home, os.W_OK):
+            return home
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / f"nemotron-service-{os.getuid()}"
 
 
 def onnx_path(folder: Path) -> Path:

@@ -164,3 +164,15 @@ def test_the_bank_is_written_from_taxonomies() -> None:
     assert {c.severity for c in CONCEPTS} == set(Severity)
     descriptions = list(itertools.chain.from_iterable(c.descriptions for c in CONCEPTS))
     assert len(descriptions) == len(set(descriptions))
+
+
+def test_an_unwritable_cache_home_falls_back_to_the_temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only home (a container) is injected by refusing write access to it (root ignores file modes)."""
+    home = tmp_path / "home" / "cache"
+    monkeypatch.delenv("SEMANTIC_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.setattr(semantic.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    assert semantic.onnx_cache_dir() == home / "nemotron-service"
+    monkeypatch.setattr(semantic.os, "access", lambda path, mode: not str(path).startswith(str(home)))
+    chosen = semantic.onnx_cache_dir()
+    assert chosen.parent == tmp_path / "tmp" and chosen.name.startswith("nemotron-service-")
