@@ -38,6 +38,13 @@ class ContextOverflowError(ServerError):
     error_type = "exceed_context_size_error"
 
 
+class NotSupportedError(ServerError):
+    """A feature this engine or model cannot provide (llama-server's 501 ``not_supported_error``)."""
+
+    status_code = 501
+    error_type = "not_supported_error"
+
+
 class ConstraintError(InvalidRequestError):
     """A structured-output constraint the engine cannot enforce: never answered free-form."""
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ai.nemotron.engines.base import Engine, EngineSlot, SamplingParams
+from ai.nemotron.engines.base import Engine, EngineSlot, SamplingParams, TokenProbs
 
 StopType = Literal["none", "eos", "limit", "word"]
 
@@ -57,6 +57,7 @@ class CompletionResult:
     tokens_evaluated: int
     truncated: bool
     timings: Timings = field(default_factory=Timings)
+    probs: list[TokenProbs] = field(default_factory=list)  # one per token of ``tokens`` when n_probs > 0
 
     @property
     def tokens_predicted(self) -> int:
@@ -99,13 +100,15 @@ def run_completion(
     constraint: Any | None = None,
     cancelled: threading.Event | None = None,
     on_text: Callable[[str, list[int]], None] | None = None,
+    probs: list[TokenProbs] | None = None,
 ) -> CompletionResult:
     """Generate from ``prompt_tokens`` on ``slot``; ``n_predict < 0`` means until EOS or the context ends.
 
     ``on_text`` receives each piece of content as soon as it is final (for streaming), with the ids of the
     tokens generated since the previous piece (those whose text it completes). ``cancelled`` set
     (the client went away) stops the loop before the next token, and the engine between prompt batches;
-    the result then has ``stop_type="none"``.
+    the result then has ``stop_type="none"``. With ``params.n_probs > 0`` each token's
+    :class:`TokenProbs` is appended to ``probs`` (the result's ``probs``) before ``on_text`` sees the token.
     """
     stops = [s for s in stop if s]
     room = engine.n_ctx - len(prompt_tokens)
@@ -113,6 +116,7 @@ def run_completion(
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     text, emitted, tokens_sent = "", 0, 0
     tokens: list[int] = []
+    probs = [] if probs is None else probs
     stop_type: StopType = "none"
     stopping_word = ""
     timings = Timings()
@@ -129,6 +133,8 @@ def run_completion(
                 stop_type = "eos"
                 break
             tokens.append(token)
+            if params.n_probs and slot.last_probs is not None:
+                probs.append(slot.last_probs)
             scan_from = max(0, len(text) - max((len(s) for s in stops), default=0))
             text += decoder.decode(engine.token_bytes(token))
             found = _find_stop(text, stops, scan_from)
@@ -171,4 +177,5 @@ def run_completion(
         tokens_evaluated=len(prompt_tokens),
         truncated=truncated,
         timings=timings,
+        probs=probs,
     )

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ai.nemotron.engines.base import INT32_MAX, SEED_MAX, SEED_MIN, SamplingParams
+from ai.nemotron.engines.base import INT32_MAX, MAX_N_PROBS, SEED_MAX, SEED_MIN, SamplingParams
 from ai.nemotron.json_values import find_unsound_value, printable
 from ai.nemotron.reasoning import ReasoningFormat
 
@@ -77,8 +77,16 @@ class _Sampling(_Constraints):
     stop: list[str] = Field(default_factory=list)
     stream: bool = False
     cache_prompt: bool = True
+    n_probs: int = Field(default=0, ge=0, le=MAX_N_PROBS, description="llama.cpp: the n likeliest tokens per step")
+    post_sampling_probs: bool = Field(
+        default=False, description="llama.cpp: probabilities after the sampler chain instead of log-probabilities"
+    )
 
     _stop = field_validator("stop", mode="before")(_stops)
+
+    def probabilities(self) -> tuple[int, bool]:
+        """``(n, post_sampling)``: how many likeliest tokens to report per step (0: no probabilities)."""
+        return self.n_probs, self.post_sampling_probs
 
     def sampling(self, default_temperature: float = 0.8, default_seed: int = -1) -> SamplingParams:
         """The sampling settings; a temperature or seed the request leaves out is the server's (--temp,
@@ -92,6 +100,8 @@ class _Sampling(_Constraints):
             min_p=self.min_p,
             repeat_penalty=self.repeat_penalty,
             seed=None if seed < 0 else seed,
+            n_probs=self.probabilities()[0],
+            post_sampling_probs=self.probabilities()[1],
         )
 
 
@@ -112,6 +122,14 @@ class OpenAICompletionRequest(_Sampling):
     max_tokens: int | None = Field(default=None, ge=0, le=INT32_MAX)
     n: int = Field(default=1, ge=1, le=1)
     stream_options: dict[str, Any] | None = None
+    logprobs: int | None = Field(
+        default=None, ge=0, le=MAX_N_PROBS, description="OpenAI (legacy completions): top log-probabilities per token"
+    )
+
+    def probabilities(self) -> tuple[int, bool]:
+        if self.logprobs is not None:  # the chosen token's log-probability needs at least one
+            return max(self.logprobs, 1), False
+        return super().probabilities()
 
     @field_validator("prompt", mode="before")
     @classmethod
@@ -190,6 +208,10 @@ class ChatCompletionRequest(_Sampling):
     )
     n: int = Field(default=1, ge=1, le=1)
     stream_options: dict[str, Any] | None = None
+    logprobs: bool = Field(default=False, description="OpenAI: each output token's log-probability")
+    top_logprobs: int | None = Field(
+        default=None, ge=0, le=MAX_N_PROBS, description="OpenAI: the likeliest tokens at each step (with logprobs)"
+    )
     tools: list[dict[str, Any]] | None = Field(
         default=None, description="OpenAI: [{type: function, function: {name, description, parameters}}]"
     )
@@ -199,6 +221,18 @@ class ChatCompletionRequest(_Sampling):
     parallel_tool_calls: bool = Field(
         default=False, description="OpenAI: several calls in one answer (default false, as llama-server)"
     )
+
+    @model_validator(mode="after")
+    def _top_logprobs_need_logprobs(self) -> ChatCompletionRequest:
+        if self.top_logprobs and not self.logprobs:
+            raise ValueError("top_logprobs needs logprobs: true")
+        return self
+
+    def probabilities(self) -> tuple[int, bool]:
+        if self.logprobs:
+            return max(self.top_logprobs or 0, 1), False
+        return super().probabilities()
+
     reasoning_format: ReasoningFormat | None = Field(
         default=None,
         description="llama.cpp: where a <think> block goes ('none': left in content; 'deepseek', 'auto': "

@@ -45,7 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ai.nemotron.chat import render_chat
 from ai.nemotron.constraints import Constraint, constraint_from_request
-from ai.nemotron.engines.base import Engine, SamplingParams
+from ai.nemotron.engines.base import Engine, SamplingParams, TokenProbs
 from ai.nemotron.errors import (
     AuthenticationError,
     ClientDisconnected,
@@ -57,6 +57,7 @@ from ai.nemotron.errors import (
 )
 from ai.nemotron.generation import CompletionResult, run_completion
 from ai.nemotron.metrics import ServerMetrics
+from ai.nemotron.probabilities import Cursor, chat_logprobs, completion_probabilities, legacy_logprobs
 from ai.nemotron.reasoning import ThinkSplitter, prompt_opens_reasoning
 from ai.nemotron.schemas import (
     REQUEST_MODELS,
@@ -233,6 +234,7 @@ class Generation:
         if constraint is None:
             constraint = constraint_from_request(body)
         self.compiled = engine.compile_constraint(constraint) if constraint is not None else None
+        self.probs: list[TokenProbs] = []  # each generated token's probabilities, when params.n_probs > 0
         self.cancelled = threading.Event()  # set: the worker stops before its next token
         self.client_gone = False
         self._wake: asyncio.Task[None] | None = None
@@ -286,6 +288,7 @@ class Generation:
                     constraint=self.compiled,
                     cancelled=self.cancelled,
                     on_text=on_text,
+                    probs=self.probs,
                 )
 
             return await run_in_thread(work, self.cancelled)
@@ -349,7 +352,7 @@ def _completion_body(
         "stopping_word": result.stopping_word,
         "tokens_cached": result.tokens_cached,
         "timings": result.timings.as_dict(),
-    }
+    } | ({"completion_probabilities": completion_probabilities(state.engine, result.probs)} if params.n_probs else {})
 
 
 def _finish_reason(result: CompletionResult) -> str:
@@ -652,13 +655,22 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         params = req.sampling(settings.temperature, settings.seed)
         gen = Generation(state, req.prompt, req.n_predict, req.stop, params, body, req.cache_prompt, request)
         if req.stream:
-            # as llama-server: each chunk has the ids of its tokens; the last one repeats none of them
-            return gen.stream(
-                final=lambda r: [{**_completion_body(r, state, req, params), "content": "", "tokens": []}],
-                piece=lambda text, tokens: [
-                    {"index": 0, "content": text, "tokens": tokens, "stop": False, "id_slot": 0}
-                ],
-            )
+            # as llama-server: each chunk has the ids of its tokens (and their probabilities, with n_probs);
+            # the last one repeats none of them
+            cursor = Cursor(gen.probs)
+
+            def piece(text: str, tokens: list[int]) -> list[dict[str, Any]]:
+                chunk: dict[str, Any] = {"index": 0, "content": text, "tokens": tokens, "stop": False, "id_slot": 0}
+                if params.n_probs:
+                    chunk["completion_probabilities"] = completion_probabilities(engine, cursor.take(len(tokens)))
+                return [chunk]
+
+            def final(r: CompletionResult) -> list[dict[str, Any] | str]:
+                last = {**_completion_body(r, state, req, params), "content": "", "tokens": []}
+                last.pop("completion_probabilities", None)
+                return [last]
+
+            return gen.stream(final=final, piece=piece)
         return JSONResponse(_completion_body(await gen.run(), state, req, params))
 
     @app.post("/v1/completions", **_body(OpenAICompletionRequest, streams=True))
@@ -681,18 +693,26 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                 "choices": choices,
             }
 
-        def choice(text: str, finish: str | None) -> dict[str, Any]:
-            return {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+        top_n = req.logprobs if req.logprobs is not None else 0
+        cursor, offset = Cursor(gen.probs), 0
+
+        def choice(text: str, finish: str | None, probs: list[TokenProbs] | None = None) -> dict[str, Any]:
+            nonlocal offset
+            logprobs = None
+            if req.logprobs is not None and probs is not None:
+                logprobs = legacy_logprobs(engine, probs, top_n, offset)
+                offset += len(text)
+            return {"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish}
 
         if req.stream:
             return gen.stream(
                 final=lambda r: _openai_stream_end(envelope([choice("", _finish_reason(r))]), r, req.stream_options),
-                piece=lambda text, _tokens: [envelope([choice(text, None)])],
+                piece=lambda text, tokens: [envelope([choice(text, None, cursor.take(len(tokens)))])],
             )
         result = await gen.run()
         return JSONResponse(
             {
-                **envelope([choice(result.content, _finish_reason(result))]),
+                **envelope([choice(result.content, _finish_reason(result), result.probs)]),
                 "usage": _usage(result),
                 "timings": result.timings.as_dict(),
             }
@@ -737,23 +757,35 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                 "choices": choices,
             }
 
+        top_n = req.top_logprobs or 0
         if req.stream:
             first = True
+            cursor = Cursor(gen.probs)
+            unsent: list[TokenProbs] = []  # probabilities of tokens whose text a chunk has not carried yet
 
             def deltas(pieces: list[tuple[str, str]]) -> list[dict[str, Any]]:
-                """One chunk per piece: ``reasoning_content`` inside the think block, ``content`` after it."""
+                """A first chunk with the role alone (as llama-server), then one chunk per piece:
+                ``reasoning_content`` inside the think block, ``content`` after it; the first chunk of a
+                piece carries the log-probabilities of the tokens it completes (with ``logprobs``)."""
                 nonlocal first
                 chunks = []
+                if first:
+                    first = False
+                    role = {"role": "assistant", "content": None}
+                    chunks.append(
+                        envelope("chat.completion.chunk", [{"index": 0, "delta": role, "finish_reason": None}])
+                    )
                 for kind, text in pieces:
                     key = "reasoning_content" if kind == "reasoning" else "content"
-                    delta = {"role": "assistant", key: text} if first else {key: text}
-                    first = False
-                    chunks.append(
-                        envelope("chat.completion.chunk", [{"index": 0, "delta": delta, "finish_reason": None}])
-                    )
+                    choice: dict[str, Any] = {"index": 0, "delta": {key: text}, "finish_reason": None}
+                    if req.logprobs:
+                        choice["logprobs"] = chat_logprobs(engine, unsent, top_n)
+                        unsent.clear()
+                    chunks.append(envelope("chat.completion.chunk", [choice]))
                 return chunks
 
-            def piece(text: str, _tokens: list[int]) -> list[dict[str, Any]]:
+            def piece(text: str, tokens: list[int]) -> list[dict[str, Any]]:
+                unsent.extend(cursor.take(len(tokens)))
                 if plan is not None:  # a tool call is sent whole once parsed (see final)
                     return []
                 return deltas(list(splitter.feed(text)))
@@ -765,18 +797,16 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                     content, calls = plan.parse(r.content)
                     if calls:
                         finish = "tool_calls"
-                        delta = {
-                            "role": "assistant",
-                            "content": None,
-                            "tool_calls": [{"index": i, **call} for i, call in enumerate(calls)],
-                        }
-                        chunks = [
+                        chunks = deltas([])  # the role chunk
+                        delta = {"tool_calls": [{"index": i, **call} for i, call in enumerate(calls)]}
+                        chunks.append(
                             envelope("chat.completion.chunk", [{"index": 0, "delta": delta, "finish_reason": None}])
-                        ]
+                        )
                     else:
                         chunks = deltas([("content", content or "")])
+                chunks += deltas(list(splitter.finish()))
                 last = envelope("chat.completion.chunk", [{"index": 0, "delta": {}, "finish_reason": finish}])
-                return [*chunks, *deltas(list(splitter.finish())), *_chat_stream_end(last, r, req.stream_options)]
+                return [*chunks, *_chat_stream_end(last, r, req.stream_options)]
 
             response = gen.stream(final=final, piece=piece)
             response.headers.update(headers or {})
@@ -799,7 +829,14 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             content={
                 **envelope(
                     "chat.completion",
-                    [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+                    [
+                        {
+                            "index": 0,
+                            "message": message,
+                            "logprobs": chat_logprobs(engine, result.probs, top_n) if req.logprobs else None,
+                            "finish_reason": finish,
+                        }
+                    ],
                 ),
                 "usage": _usage(result),
                 "timings": result.timings.as_dict(),

@@ -97,12 +97,12 @@ def test_streamed_reasoning_then_content_and_usage_chunk(client: httpx.Client) -
     assert events[-1] == "[DONE]"
     chunks = [e for e in events if isinstance(e, dict)]
     deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
-    assert deltas[0]["role"] == "assistant"
-    kinds = [k for d in deltas for k in ("reasoning_content", "content") if k in d]
+    assert deltas[0] == {"role": "assistant", "content": None}  # a role chunk first, as llama-server
+    kinds = [k for d in deltas for k in ("reasoning_content", "content") if d.get(k) is not None]
     first_content = kinds.index("content")
     assert set(kinds[:first_content]) == {"reasoning_content"} and set(kinds[first_content:]) == {"content"}
     assert "".join(d.get("reasoning_content", "") for d in deltas) == THINK
-    assert "".join(d.get("content", "") for d in deltas) == ANSWER
+    assert "".join(d.get("content") or "" for d in deltas) == ANSWER
     # the finish chunk, then the usage alone with "choices": [] (OpenAI's shape), then [DONE]
     finish, usage = chunks[-2], chunks[-1]
     assert finish["choices"][0]["finish_reason"] == "stop" and finish["choices"][0]["delta"] == {}
@@ -119,7 +119,7 @@ def test_streamed_reasoning_format_none_streams_raw_content(client: httpx.Client
         chunks = [e for e in sse_events(resp) if isinstance(e, dict)]
     deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
     assert all("reasoning_content" not in d for d in deltas)
-    assert "".join(d.get("content", "") for d in deltas) == RAW
+    assert "".join(d.get("content") or "" for d in deltas) == RAW
     # without include_usage there is no usage chunk: the finish chunk is the last
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop" and "usage" not in chunks[-1]
 

@@ -203,8 +203,9 @@ def test_chat_completions_shape_and_streaming(client: httpx.Client) -> None:
     assert events[-1] == "[DONE]"
     chunks = [e for e in events if isinstance(e, dict)]
     assert all(c["object"] == "chat.completion.chunk" for c in chunks)
-    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
-    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": None}  # llama-server's role chunk
+    assert all("role" not in c["choices"][0]["delta"] for c in chunks[1:] if c["choices"])
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert text == r["choices"][0]["message"]["content"]
     # the finish chunk, then the usage in a chunk of its own with no choices (OpenAI's and llama-server's shape)
     assert chunks[-2]["choices"][0]["finish_reason"] == r["choices"][0]["finish_reason"]

@@ -11,8 +11,10 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ai.nemotron.constraints import Constraint
@@ -20,6 +22,7 @@ from ai.nemotron.constraints import Constraint
 INT32_MAX = 2**31 - 1  # llama.cpp keeps token counts, top_k and token ids in int32_t
 SEED_MAX = 2**32 - 1  # llama.cpp's seed is a uint32_t
 SEED_MIN = -(2**63)
+MAX_N_PROBS = 1024  # n_probs / top_logprobs: far above any client's (OpenAI allows 20), bounded for the response size
 
 
 class SamplingParams(BaseModel):
@@ -33,6 +36,53 @@ class SamplingParams(BaseModel):
     min_p: float = Field(default=0.05, ge=0.0, le=1.0)
     repeat_penalty: float = Field(default=1.0, gt=0.0)
     seed: int | None = Field(default=None, ge=0, le=SEED_MAX)  # None (or negative at the API): a random seed
+    n_probs: int = Field(default=0, ge=0, le=MAX_N_PROBS)  # llama.cpp: the n likeliest tokens at each step
+    post_sampling_probs: bool = False  # llama.cpp: probabilities after the sampler chain, not log-probabilities
+
+
+@dataclass(frozen=True)
+class TokenProbs:
+    """One generated token's probability and the ``n_probs`` likeliest tokens at that step (descending).
+
+    Pre-sampling (llama-server's default): natural log-probabilities of the model's raw distribution (a
+    softmax of the logits, before penalties, grammar and sampler). Post-sampling (``post_sampling_probs``):
+    probabilities of the distribution the token was drawn from, after the sampler chain; tokens it ruled
+    out (probability 0) are left out, and greedy sampling gives the chosen token 1.0. Source: llama.cpp
+    ``tools/server/server-common`` (``completion_token_output``) and its tests (``test_n_probs*``).
+    """
+
+    token: int
+    value: float  # log-probability (pre-sampling) or probability (post-sampling)
+    top: tuple[tuple[int, float], ...]
+    post_sampling: bool = False
+
+
+def logprobs_of(logits: np.ndarray, token: int, n: int) -> TokenProbs:
+    """Pre-sampling :class:`TokenProbs` of ``token`` from one step's raw ``logits`` (vocabulary-sized)."""
+    x = logits.astype(np.float64)
+    peak = x.max()
+    log_z = peak + np.log(np.exp(x - peak).sum())
+    n = min(n, x.shape[0])
+    top = np.argpartition(-x, n - 1)[:n] if n else np.zeros(0, dtype=np.int64)
+    top = top[np.argsort(-x[top], kind="stable")]
+    return TokenProbs(token, float(x[token] - log_z), tuple((int(i), float(x[i] - log_z)) for i in top))
+
+
+def sampled_probs_of(ids: np.ndarray, probs: np.ndarray, token: int, n: int) -> TokenProbs:
+    """Post-sampling :class:`TokenProbs`: ``ids``/``probs`` are the candidates the sampler chain kept and
+    their probabilities (empty or all zero for greedy sampling: the chosen token had probability 1)."""
+    keep = probs > 0
+    ids, probs = ids[keep], probs[keep]
+    if ids.size == 0:
+        return TokenProbs(token, 1.0, ((token, 1.0),), post_sampling=True)
+    order = np.argsort(-probs, kind="stable")[:n]
+    chosen = probs[ids == token]
+    return TokenProbs(
+        token,
+        float(chosen[0]) if chosen.size else 0.0,
+        tuple((int(ids[i]), float(probs[i])) for i in order),
+        post_sampling=True,
+    )
 
 
 class EngineSlot(ABC):
@@ -41,6 +91,7 @@ class EngineSlot(ABC):
     def __init__(self) -> None:
         self.cached_tokens: list[int] = []
         self.last_cache_n = 0  # prompt tokens reused from the cache by the latest generate()
+        self.last_probs: TokenProbs | None = None  # the latest yielded token's, when params.n_probs > 0
 
     def common_prefix(self, tokens: list[int]) -> int:
         """How many leading ``tokens`` this slot's cache already holds (at least one is always evaluated)."""
@@ -65,7 +116,9 @@ class EngineSlot(ABC):
         ``constraint`` is whatever :meth:`Engine.compile_constraint` returned; every yielded token is
         allowed by it, and a constraint that allows no token at all is a ConstraintError, never a guess.
         ``cancelled`` set (the client went away) ends the iteration early, between two prompt batches too.
-        The slot's ``cached_tokens`` must describe its KV cache once iteration ends.
+        The slot's ``cached_tokens`` must describe its KV cache once iteration ends. With
+        ``params.n_probs > 0``, :attr:`last_probs` holds each yielded token's :class:`TokenProbs` when it is
+        yielded.
         """
 
 

@@ -32,8 +32,14 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 from transformers.cache_utils import DynamicLayer
 
 from ai.nemotron.constraints import Constraint
-from ai.nemotron.engines.base import Engine, EngineSlot, SamplingParams
-from ai.nemotron.errors import ConstraintError, ContextOverflowError, InvalidRequestError, ServerError
+from ai.nemotron.engines.base import Engine, EngineSlot, SamplingParams, logprobs_of
+from ai.nemotron.errors import (
+    ConstraintError,
+    ContextOverflowError,
+    InvalidRequestError,
+    NotSupportedError,
+    ServerError,
+)
 
 if TYPE_CHECKING:  # a TypedDict of llguidance's stubs only, not there at run time
     from llguidance._lib import JsonCompileOptions
@@ -615,8 +621,13 @@ class HFSlot(EngineSlot):
             raise ContextOverflowError(
                 f"the prompt has {len(prompt_tokens)} tokens; the context holds {self._engine.n_ctx}"
             )
+        if params.post_sampling_probs and params.n_probs:
+            raise NotSupportedError(
+                "post_sampling_probs is not supported by the hf engine (its n_probs are pre-sampling)"
+            )
         guide = self._engine.new_guide(constraint) if constraint is not None else None
         self.last_cache_n = self._reuse_prefix(prompt_tokens)
+        self.last_probs = None
         return self._decode(prompt_tokens[self.last_cache_n :], list(prompt_tokens), params, guide, cancelled)
 
     def _decode(
@@ -632,10 +643,13 @@ class HFSlot(EngineSlot):
             logits = self._evaluate(pending, cancelled)
             if logits is None:
                 return
+            raw = logits.numpy().copy() if params.n_probs else None
             if guide is not None:
                 logits = guide.constrain(logits)
             logits = apply_repeat_penalty(logits, history[-REPEAT_LAST_N:], params.repeat_penalty)
             token = sample_token(logits, params, generator)
+            if raw is not None:
+                self.last_probs = logprobs_of(raw, token, params.n_probs)
             if guide is not None:
                 guide.advance(token)
             history.append(token)

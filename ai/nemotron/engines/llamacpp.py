@@ -23,7 +23,7 @@ from llama_cpp._internals import LlamaSampler, LlamaTokenDataArray
 from llama_cpp.llama_grammar import JSON_GBNF
 
 from ai.nemotron.constraints import Constraint
-from ai.nemotron.engines.base import Engine, EngineSlot, SamplingParams
+from ai.nemotron.engines.base import Engine, EngineSlot, SamplingParams, logprobs_of, sampled_probs_of
 from ai.nemotron.engines.llamacpp_schema import schema_grammar
 from ai.nemotron.errors import ConstraintError
 from ai.nemotron.gbnf import check_nesting, choice_grammar, regex_grammar
@@ -48,6 +48,7 @@ class LlamaCppSlot(EngineSlot):
         self.engine = engine
         self.llm = engine.new_context()
         self._candidates = LlamaTokenDataArray(n_vocab=self.llm.n_vocab())
+        self._probs: tuple[int, bool] = (0, False)  # the running request's (n_probs, post_sampling_probs)
 
     def generate(
         self,
@@ -71,6 +72,8 @@ class LlamaCppSlot(EngineSlot):
         self.cached_tokens = prompt_tokens[:reuse]
         seed = params.seed if params.seed is not None else random.randrange(2**31)
         chain = _sampler_chain(llm, params, seed)
+        self._probs = (params.n_probs, params.post_sampling_probs)
+        self.last_probs = None
         grammar = self.engine.grammar_sampler(constraint.gbnf) if constraint is not None else None
         try:
             pending = prompt_tokens[reuse:]
@@ -96,6 +99,8 @@ class LlamaCppSlot(EngineSlot):
         """What ``llama_sampler_sample`` does, with the grammar applied (and checked) before the chain."""
         llm, cur = self.llm, self._candidates
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(cur.n_vocab,))
+        n_probs, post_sampling = self._probs
+        raw = logits.copy() if n_probs and not post_sampling else None
         cur.copy_logits(logits)
         cur_p = ctypes.byref(cur.candidates)
         if grammar is not None:
@@ -108,6 +113,11 @@ class LlamaCppSlot(EngineSlot):
                 )
         llama_cpp.llama_sampler_apply(chain.sampler, cur_p)
         token = int(cur.candidates.data[cur.candidates.selected].id)
+        if raw is not None:
+            self.last_probs = logprobs_of(raw, token, n_probs)
+        elif n_probs:
+            kept = cur.candidates_data[: cur.candidates.size]
+            self.last_probs = sampled_probs_of(np.asarray(kept["id"]), np.asarray(kept["p"]), token, n_probs)
         if grammar is not None:
             llama_cpp.llama_sampler_accept(grammar, token)
         chain.accept(token)
