@@ -30,7 +30,7 @@ from ai.nemotron.engines.hf import (
     resolve_model_source,
     sample_token,
 )
-from ai.nemotron.errors import ConstraintError, ContextOverflowError
+from ai.nemotron.errors import ConstraintError, ContextOverflowError, NotSupportedError
 from ai.nemotron.generation import CompletionResult, run_completion
 from ai.nemotron.model_hf import HFServerSettings
 
@@ -351,6 +351,20 @@ def test_seeded_sampling_is_reproducible(engine: HFEngine) -> None:
     runs = [complete(engine, prompt, n_predict=16, seed=seed, **HOT).tokens for seed in (7, 7, 8)]
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
+
+
+def test_n_probs_are_log_probabilities_of_the_raw_distribution(engine: HFEngine) -> None:
+    prompt = chatml("Describe a quiet street at night.")
+    result = complete(engine, prompt, n_predict=4, temperature=0.0, n_probs=5)
+    assert len(result.probs) == len(result.tokens)
+    for token, probs in zip(result.tokens, result.probs, strict=True):
+        assert probs.token == token and probs.value <= 0 and len(probs.top) == 5
+        assert probs.top[0] == (token, pytest.approx(probs.value))  # greedy picks the likeliest
+
+
+def test_post_sampling_probs_are_not_supported_and_say_so(engine: HFEngine) -> None:
+    with pytest.raises(NotSupportedError, match="post_sampling_probs"):
+        complete(engine, chatml("Hi"), n_predict=2, n_probs=3, post_sampling_probs=True)
 
 
 def test_prefix_cache_is_reused_and_changes_nothing(engine: HFEngine) -> None:
