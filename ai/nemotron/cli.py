@@ -89,6 +89,12 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         help="chat answers' <think> block: 'none' leaves it in content; 'deepseek'/'auto' move it to "
         "reasoning_content; 'deepseek-legacy' also keeps it in content (NEMOTRON_REASONING_FORMAT)",
     )
+    p.add_argument(
+        "--slots",
+        action=argparse.BooleanOptionalAction,
+        default=env.slots_endpoint,
+        help="serve GET /slots, each slot's state (--no-slots: a 501, as llama-server) (NEMOTRON_SLOTS_ENDPOINT)",
+    )
     args = p.parse_args(argv)
     values = {
         "engine": args.engine,
@@ -106,6 +112,7 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         "seed": args.seed,
         "temperature": args.temp,
         "reasoning_format": args.reasoning_format,
+        "slots_endpoint": args.slots,
     }
     try:
         return ServerSettings.model_validate(values)

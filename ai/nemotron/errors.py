@@ -32,10 +32,22 @@ class InvalidRequestError(ServerError):
 
 
 class ContextOverflowError(ServerError):
-    """The prompt does not fit the context window (llama-server: exceed_context_size_error)."""
+    """The prompt does not fit the context window (llama-server: exceed_context_size_error). With the counts,
+    the body carries them as llama-server does: ``n_prompt_tokens`` and ``n_ctx`` (the slot's context)."""
 
     status_code = 400
     error_type = "exceed_context_size_error"
+
+    def __init__(self, message: str, n_prompt_tokens: int | None = None, n_ctx: int | None = None) -> None:
+        super().__init__(message)
+        self.counts = {"n_prompt_tokens": n_prompt_tokens, "n_ctx": n_ctx} if n_prompt_tokens is not None else {}
+
+    def body(self) -> dict[str, object]:
+        body = super().body()
+        error = body["error"]
+        assert isinstance(error, dict)
+        error.update(self.counts)
+        return body
 
 
 class NotSupportedError(ServerError):

@@ -51,6 +51,7 @@ from ai.nemotron.errors import (
     ClientDisconnected,
     ContextOverflowError,
     InvalidRequestError,
+    NotSupportedError,
     PayloadTooLargeError,
     ServerError,
     UnavailableError,
@@ -220,7 +221,9 @@ class Generation:
         if len(self.tokens) >= engine.n_ctx:
             raise ContextOverflowError(
                 f"the request exceeds the available context size: the prompt has {len(self.tokens)} tokens "
-                f"and the context holds {engine.n_ctx}; shorten the prompt or raise --ctx-size"
+                f"and the context holds {engine.n_ctx}; shorten the prompt or raise --ctx-size",
+                n_prompt_tokens=len(self.tokens),
+                n_ctx=engine.n_ctx,
             )
         # --n-predict is the default of a request that sets no limit (or -1), as in llama-server; the HF
         # engine's max_new_tokens (NEMOTRON_MAX_NEW_TOKENS) caps every request
@@ -592,6 +595,31 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             **engine.special_tokens,
             "build_info": f"ai.nemotron/{engine.name}",
         }
+
+    @app.get("/slots")
+    async def slots() -> list[dict[str, Any]]:
+        """Each slot's state, in llama-server's shape (without ``params``, as its default)."""
+        if not settings.slots_endpoint:
+            raise NotSupportedError("This server does not support slots endpoint. Start it with `--slots`")
+        state.require_ready()
+        return [
+            {
+                "id": index,
+                "id_task": -1,
+                "n_ctx": engine.n_ctx,
+                "speculative": False,
+                "is_processing": state.pool.busy(slot),
+                "next_token": [
+                    {
+                        "has_next_token": state.pool.busy(slot),
+                        "has_new_line": False,
+                        "n_remain": slot.n_remain,
+                        "n_decoded": slot.n_decoded,
+                    }
+                ],
+            }
+            for index, slot in enumerate(state.pool.slots)
+        ]
 
     @app.get("/models")
     @app.get("/v1/models")

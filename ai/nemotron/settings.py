@@ -47,6 +47,7 @@ class ServerSettings(BaseSettings):
     seed: int = Field(default=-1, ge=-1, le=2**32 - 1)  # default seed of a request without one; -1: random
     temperature: float = Field(default=0.8, ge=0.0)  # default temperature of a request without one
     reasoning_format: ReasoningFormat = "auto"  # default of chat requests without reasoning_format
+    slots_endpoint: bool = True  # GET /slots (llama-server's --slots, on by default; --no-slots: a 501)
 
     @property
     def slot_context_size(self) -> int:

@@ -30,6 +30,10 @@ class SlotPool:
     def processing(self) -> int:
         return len(self.slots) - len(self._free)
 
+    def busy(self, slot: EngineSlot) -> bool:
+        """Whether a request holds ``slot`` now."""
+        return slot not in self._free
+
     @asynccontextmanager
     async def acquire(
         self, prompt_tokens: list[int], abandoned: Callable[[], bool] = lambda: False

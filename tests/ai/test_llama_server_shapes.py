@@ -207,7 +207,7 @@ KEY = "shape-test-key"
 def flagged() -> Iterator[httpx.Client]:
     """A server with the flags llama-server has: alias, default seed/temperature/n_predict, reasoning
     format, an API key, and 2048 tokens of context over two slots (1024 each)."""
-    args = ["--alias", ALIAS, "--seed", "1234", "--temp", "0.9", "-n", "5", "--reasoning-format", "none"]
+    args = ["--alias", ALIAS, "--seed", "1234", "--temp", "0.9", "-n", "5", "--reasoning-format", "none", "--no-slots"]
     server = ServerProcess(*args, "--ctx-size", "2048", "--parallel", "2", "--api-key", KEY)
     auth = {"Authorization": f"Bearer {KEY}"}
     with server, httpx.Client(base_url=server.url, timeout=300, headers=auth) as c:
@@ -285,3 +285,39 @@ def test_bad_flags_are_refused_at_start(args: tuple[str, ...]) -> None:
     with pytest.raises(SystemExit) as exc:
         parse_args(list(args))
     assert exc.value.code == 2
+
+
+# --- GET /slots and the context error's counts -------------------------------------------------------------
+
+
+def test_slots_report_each_slot_idle_and_busy(client: httpx.Client) -> None:
+    slots = client.get("/slots").json()
+    assert [s["id"] for s in slots] == [0, 1]
+    assert all(s["n_ctx"] == 4096 and "params" not in s for s in slots)  # 8192 over two slots
+    assert all(s["is_processing"] is False and s["next_token"][0]["n_remain"] == -1 for s in slots)
+    body = {"prompt": "Write a very long story about a cat.", "n_predict": 400, "stream": True, "temperature": 1}
+    with client.stream("POST", "/completion", json=body) as resp:
+        lines = resp.iter_lines()
+        for _ in range(5):  # a few tokens in: the slot is working
+            next(lines)
+        busy = [s for s in client.get("/slots").json() if s["is_processing"]]
+        assert len(busy) == 1 and 0 < busy[0]["next_token"][0]["n_decoded"] <= 400
+        assert busy[0]["next_token"][0]["n_remain"] == 400 - busy[0]["next_token"][0]["n_decoded"]
+        for _ in lines:
+            pass
+    assert not any(s["is_processing"] for s in client.get("/slots").json())
+
+
+def test_no_slots_flag_makes_slots_a_501(flagged: httpx.Client) -> None:
+    r = flagged.get("/slots")
+    assert r.status_code == 501 and r.json()["error"]["type"] == "not_supported_error"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_context_overflow_names_the_counts(client: httpx.Client, stream: bool) -> None:
+    messages = [{"role": "system", "content": "Book"}, {"role": "user", "content": "What is the best book"}] * 400
+    r = client.post("/v1/chat/completions", json={"messages": messages, "stream": stream})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["type"] == "exceed_context_size_error"
+    assert error["n_prompt_tokens"] > error["n_ctx"] == 4096
