@@ -11,12 +11,13 @@ checked body, because they come in many shapes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ai.nemotron.engines.base import INT32_MAX, MAX_N_PROBS, SEED_MAX, SEED_MIN, SamplingParams
+from ai.nemotron.engines.base import BANNED, INT32_MAX, MAX_N_PROBS, SEED_MAX, SEED_MIN, SamplingParams
 from ai.nemotron.json_values import find_unsound_value, printable
 from ai.nemotron.reasoning import ReasoningFormat
 
@@ -80,6 +81,12 @@ class _Sampling(_Constraints):
     n_probs: int = Field(default=0, ge=0, le=MAX_N_PROBS, description="llama.cpp: the n likeliest tokens per step")
     post_sampling_probs: bool = Field(
         default=False, description="llama.cpp: probabilities after the sampler chain instead of log-probabilities"
+    )
+
+    logit_bias: dict[str, Any] | list[Any] | None = Field(
+        default=None,
+        description="OpenAI: {token id: bias}; llama.cpp also [[token id or text, bias]], {text: bias}, and false "
+        "for a bias that bans the token",
     )
 
     _stop = field_validator("stop", mode="before")(_stops)
@@ -269,3 +276,34 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     TokenizeRequest,
     DetokenizeRequest,
 )
+
+
+def parse_logit_bias(
+    value: dict[str, Any] | list[Any], tokenize: Callable[[str], list[int]], vocab_size: int
+) -> tuple[tuple[int, float], ...]:
+    """``logit_bias`` in any of its shapes as ``(token id, bias)`` pairs: keys or first items are token ids
+    (integers, or strings of digits) or text (every token of it gets the bias); a bias is a finite number or
+    ``false`` (:data:`BANNED`). Raises ValueError naming the entry for anything else."""
+    entries = list(value.items()) if isinstance(value, dict) else value
+    pairs: list[tuple[int, float]] = []
+    for index, entry in enumerate(entries):
+        where = f"logit_bias[{index}]"
+        if not isinstance(entry, list | tuple) or len(entry) != 2:
+            raise ValueError(f"{where}: must be [token id or text, bias]")
+        key, bias = entry
+        if bias is False:
+            bias = BANNED
+        elif isinstance(bias, bool) or not isinstance(bias, int | float):
+            raise ValueError(f"{where}: the bias must be a number or false")
+        if isinstance(key, str) and key.isdigit():
+            key = int(key)
+        if isinstance(key, int) and not isinstance(key, bool):
+            if not 0 <= key < vocab_size:
+                raise ValueError(f"{where}: token id {key} is out of range 0..{vocab_size - 1}")
+            tokens = [key]
+        elif isinstance(key, str):
+            tokens = tokenize(key)
+        else:
+            raise ValueError(f"{where}: the token must be an id or text")
+        pairs.extend((token, float(bias)) for token in tokens)
+    return tuple(pairs)

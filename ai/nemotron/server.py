@@ -68,6 +68,7 @@ from ai.nemotron.schemas import (
     ErrorBody,
     OpenAICompletionRequest,
     TokenizeRequest,
+    parse_logit_bias,
 )
 from ai.nemotron.settings import ServerSettings
 from ai.nemotron.slots import Abandoned, SlotPool, run_in_thread
@@ -232,6 +233,16 @@ class Generation:
         if cap is not None and cap >= 0 and not 0 <= self.n_predict <= cap:
             self.n_predict = cap
         self.stop = stop
+        if body.get("logit_bias"):
+            try:
+                bias = parse_logit_bias(
+                    body["logit_bias"],
+                    lambda text: engine.tokenize(text, add_special=False, parse_special=False),
+                    engine.vocab_size,
+                )
+            except ValueError as exc:
+                raise InvalidRequestError(str(exc)) from exc
+            params = params.model_copy(update={"logit_bias": bias})
         self.params = params
         self.cache_prompt = cache_prompt
         if constraint is None:

@@ -385,3 +385,31 @@ def test_chat_template_chatml_is_built_in() -> None:
     from ai.nemotron.cli import parse_args
 
     assert parse_args(["--chat-template", "chatml"]).chat_template == CHATML_TEMPLATE
+
+
+# --- logit_bias ---------------------------------------------------------------------------------------------
+
+
+def test_logit_bias_bans_and_steers_tokens(client: httpx.Client) -> None:
+    plain = chat(client, max_tokens=6, temperature=0)["choices"][0]["message"]["content"]
+    first = client.post("/tokenize", json={"content": plain}).json()["tokens"][0]
+    for bias in ({str(first): -100}, [[first, False]]):
+        steered = chat(client, max_tokens=6, temperature=0, logit_bias=bias)["choices"][0]["message"]["content"]
+        assert client.post("/tokenize", json={"content": steered}).json()["tokens"][0] != first
+    word = client.post("/detokenize", json={"tokens": [first]}).json()["content"]
+    by_text = chat(client, max_tokens=6, temperature=0, logit_bias={word: False})["choices"][0]["message"]["content"]
+    assert not by_text.startswith(plain[:8])
+
+
+@pytest.mark.parametrize(
+    ("bias", "names"),
+    [
+        ([[10**9, 1]], "out of range"),
+        ({"5": True}, "a number or false"),
+        ([[5]], "logit_bias[0]"),
+        ([[None, 1]], "an id or text"),
+    ],
+)
+def test_bad_logit_bias_is_a_400(client: httpx.Client, bias: object, names: str) -> None:
+    r = client.post("/completion", json={"prompt": "x", "n_predict": 1, "logit_bias": bias})
+    assert r.status_code == 400 and names in r.json()["error"]["message"]

@@ -38,6 +38,20 @@ class SamplingParams(BaseModel):
     seed: int | None = Field(default=None, ge=0, le=SEED_MAX)  # None (or negative at the API): a random seed
     n_probs: int = Field(default=0, ge=0, le=MAX_N_PROBS)  # llama.cpp: the n likeliest tokens at each step
     post_sampling_probs: bool = False  # llama.cpp: probabilities after the sampler chain, not log-probabilities
+    # (token id, bias added to its logit; BANNED: never unless nothing else is allowed), applied before the
+    # grammar and the sampler chain
+    logit_bias: tuple[tuple[int, float], ...] = ()
+
+
+BANNED = -1e30  # llama.cpp's ``false`` / -inf bias, finite so that the settings stay JSON and NaN-free
+
+
+def apply_logit_bias(logits: np.ndarray, bias: tuple[tuple[int, float], ...]) -> np.ndarray:
+    """A copy of one step's ``logits`` with ``bias`` added (OpenAI / llama.cpp ``logit_bias``)."""
+    out = logits.copy()
+    for token, value in bias:
+        out[token] += value
+    return out
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 from transformers.cache_utils import DynamicLayer
 
 from ai.nemotron.constraints import Constraint
-from ai.nemotron.engines.base import Engine, EngineSlot, SamplingParams, logprobs_of
+from ai.nemotron.engines.base import Engine, EngineSlot, SamplingParams, apply_logit_bias, logprobs_of
 from ai.nemotron.errors import (
     ConstraintError,
     ContextOverflowError,
@@ -643,6 +643,8 @@ class HFSlot(EngineSlot):
             logits = self._evaluate(pending, cancelled)
             if logits is None:
                 return
+            if params.logit_bias:
+                logits = torch.from_numpy(apply_logit_bias(logits.numpy(), params.logit_bias))
             raw = logits.numpy().copy() if params.n_probs else None
             if guide is not None:
                 logits = guide.constrain(logits)

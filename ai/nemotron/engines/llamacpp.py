@@ -23,7 +23,14 @@ from llama_cpp._internals import LlamaSampler, LlamaTokenDataArray
 from llama_cpp.llama_grammar import JSON_GBNF
 
 from ai.nemotron.constraints import Constraint
-from ai.nemotron.engines.base import Engine, EngineSlot, SamplingParams, logprobs_of, sampled_probs_of
+from ai.nemotron.engines.base import (
+    Engine,
+    EngineSlot,
+    SamplingParams,
+    apply_logit_bias,
+    logprobs_of,
+    sampled_probs_of,
+)
 from ai.nemotron.engines.llamacpp_schema import schema_grammar
 from ai.nemotron.errors import ConstraintError
 from ai.nemotron.gbnf import check_nesting, choice_grammar, regex_grammar
@@ -49,6 +56,7 @@ class LlamaCppSlot(EngineSlot):
         self.llm = engine.new_context()
         self._candidates = LlamaTokenDataArray(n_vocab=self.llm.n_vocab())
         self._probs: tuple[int, bool] = (0, False)  # the running request's (n_probs, post_sampling_probs)
+        self._bias: tuple[tuple[int, float], ...] = ()  # the running request's logit_bias
 
     def generate(
         self,
@@ -73,6 +81,7 @@ class LlamaCppSlot(EngineSlot):
         seed = params.seed if params.seed is not None else random.randrange(2**31)
         chain = _sampler_chain(llm, params, seed)
         self._probs = (params.n_probs, params.post_sampling_probs)
+        self._bias = params.logit_bias
         self.last_probs = None
         grammar = self.engine.grammar_sampler(constraint.gbnf) if constraint is not None else None
         try:
@@ -99,6 +108,8 @@ class LlamaCppSlot(EngineSlot):
         """What ``llama_sampler_sample`` does, with the grammar applied (and checked) before the chain."""
         llm, cur = self.llm, self._candidates
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(cur.n_vocab,))
+        if self._bias:
+            logits = apply_logit_bias(logits, self._bias)
         n_probs, post_sampling = self._probs
         raw = logits.copy() if n_probs and not post_sampling else None
         cur.copy_logits(logits)
