@@ -115,11 +115,29 @@ class _Sampling(_Constraints):
 class CompletionRequest(_Sampling):
     """POST /completion (llama.cpp's native endpoint)."""
 
-    prompt: str | list[TokenId]
+    prompt: str | list[TokenId | str] | list[str | list[TokenId | str]] = Field(
+        description="llama.cpp: text, token ids, ids mixed with text, or a list of such prompts (a batch: the "
+        "answer is a list)"
+    )
     n_predict: int = Field(default=-1, ge=-1, le=INT32_MAX, validation_alias=AliasChoices("n_predict", "max_tokens"))
     return_tokens: bool = Field(
         default=False, description="llama.cpp: the generated token ids in 'tokens' (streamed chunks always have them)"
     )
+    response_fields: list[str] | None = Field(
+        default=None, description="llama.cpp: only these fields of the answer ('a/b' for nested ones), flat"
+    )
+
+    def prompts(self) -> list[str | list[int | str]]:
+        """The prompts, as llama.cpp reads ``prompt``: a string, a list of token ids, or a list mixing ids and
+        strings is one prompt; any other list is a batch of such prompts."""
+        prompt = self.prompt
+        if isinstance(prompt, str):
+            return [prompt]
+        if all(isinstance(item, int | str) for item in prompt) and any(isinstance(item, int) for item in prompt):
+            return [list(prompt)]  # type: ignore[arg-type]
+        if not prompt:
+            raise ValueError("prompt: an empty list")
+        return list(prompt)  # type: ignore[arg-type]
 
 
 class OpenAICompletionRequest(_Sampling):

@@ -369,6 +369,39 @@ def _completion_body(
     } | ({"completion_probabilities": completion_probabilities(state.engine, result.probs)} if params.n_probs else {})
 
 
+def _prompt_tokens(engine: Engine, prompt: str | list[int | str]) -> str | list[int]:
+    """One prompt as the generation takes it: text as it is, ids mixed with text as ids (each text part
+    tokenized, the BOS token only before a leading text part), as llama.cpp's ``tokenize_mixed``."""
+    if isinstance(prompt, str):
+        return prompt
+    tokens: list[int] = []
+    for index, part in enumerate(prompt):
+        if isinstance(part, str):
+            tokens += engine.tokenize(part, add_special=index == 0, parse_special=True)
+        elif isinstance(part, int):
+            tokens.append(part)
+        else:
+            raise ValueError("prompt: each prompt must be text, token ids, or ids mixed with text")
+    return tokens
+
+
+def _response_fields(body: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
+    """llama.cpp's ``response_fields``: only the named fields, flat, a nested one under its ``a/b`` path; a
+    field the answer does not have is left out."""
+    if not fields:
+        return body
+    out: dict[str, Any] = {}
+    for path in fields:
+        node: Any = body
+        for key in path.split("/"):
+            if not isinstance(node, dict) or key not in node:
+                break
+            node = node[key]
+        else:
+            out[path] = node
+    return out
+
+
 def _finish_reason(result: CompletionResult) -> str:
     return "length" if result.stop_type == "limit" else "stop"
 
@@ -693,7 +726,19 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         body = await _json_body(request, limit)
         req: CompletionRequest = _parse(CompletionRequest, body)
         params = req.sampling(settings.temperature, settings.seed)
-        gen = Generation(state, req.prompt, req.n_predict, req.stop, params, body, req.cache_prompt, request)
+        try:
+            prompts = [_prompt_tokens(engine, p) for p in req.prompts()]
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from exc
+        if len(prompts) > 1 or (isinstance(req.prompt, list) and req.prompts() != [req.prompt]):
+            if req.stream:
+                raise InvalidRequestError("prompt: a batch of prompts cannot be streamed; send them one by one")
+            answers = []
+            for index, tokens in enumerate(prompts):  # one after another, each on a free slot
+                one = Generation(state, tokens, req.n_predict, req.stop, params, body, req.cache_prompt, request)
+                answers.append({**_completion_body(await one.run(), state, req, params), "index": index})
+            return JSONResponse([_response_fields(a, req.response_fields) for a in answers])
+        gen = Generation(state, prompts[0], req.n_predict, req.stop, params, body, req.cache_prompt, request)
         if req.stream:
             # as llama-server: each chunk has the ids of its tokens (and their probabilities, with n_probs);
             # the last one repeats none of them
@@ -711,7 +756,9 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                 return [last]
 
             return gen.stream(final=final, piece=piece)
-        return JSONResponse(_completion_body(await gen.run(), state, req, params))
+        return JSONResponse(
+            _response_fields(_completion_body(await gen.run(), state, req, params), req.response_fields)
+        )
 
     @app.post("/v1/completions", **_body(OpenAICompletionRequest, streams=True))
     async def openai_completion(request: Request) -> Response:

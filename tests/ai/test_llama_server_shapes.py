@@ -413,3 +413,33 @@ def test_logit_bias_bans_and_steers_tokens(client: httpx.Client) -> None:
 def test_bad_logit_bias_is_a_400(client: httpx.Client, bias: object, names: str) -> None:
     r = client.post("/completion", json={"prompt": "x", "n_predict": 1, "logit_bias": bias})
     assert r.status_code == 400 and names in r.json()["error"]["message"]
+
+
+# --- prompt forms and response_fields (/completion) ----------------------------------------------------------
+
+
+def test_prompt_as_tokens_mixed_or_a_batch(client: httpx.Client) -> None:
+    text = "I believe the meaning of life is"
+    tokens = client.post("/tokenize", json={"content": text, "add_special": True}).json()["tokens"]
+    body = {"n_predict": 6, "temperature": 0}
+    one = client.post("/completion", json={**body, "prompt": tokens}).json()
+    assert (
+        isinstance(one, dict)
+        and one["content"] == client.post("/completion", json={**body, "prompt": text}).json()["content"]
+    )
+    batch = client.post("/completion", json={**body, "prompt": [tokens, text]}).json()
+    assert isinstance(batch, list) and [b["index"] for b in batch] == [0, 1]
+    assert batch[0]["content"] == batch[1]["content"] == one["content"]
+    mixed = client.post("/completion", json={**body, "prompt": [tokens[0], text]})
+    assert mixed.status_code == 200 and isinstance(mixed.json()["content"], str)
+    for bad, names in (([tokens, tokens], "cannot be streamed"), ([], "empty")):
+        r = client.post("/completion", json={**body, "prompt": bad, "stream": bad != []})
+        assert r.status_code == 400 and names in r.json()["error"]["message"]
+
+
+def test_response_fields_keep_only_the_named_fields_flat(client: httpx.Client) -> None:
+    fields = ["content", "generation_settings/n_predict", "prompt", "no/such"]
+    body = {"prompt": "I believe", "n_predict": 5, "response_fields": fields}
+    answer = client.post("/completion", json=body).json()
+    assert set(answer) == {"content", "generation_settings/n_predict", "prompt"}
+    assert answer["generation_settings/n_predict"] == 5 and answer["prompt"] == "I believe"
