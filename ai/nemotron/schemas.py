@@ -115,9 +115,9 @@ class _Sampling(_Constraints):
 class CompletionRequest(_Sampling):
     """POST /completion (llama.cpp's native endpoint)."""
 
-    prompt: str | list[TokenId | str] | list[str | list[TokenId | str]] = Field(
-        description="llama.cpp: text, token ids, ids mixed with text, or a list of such prompts (a batch: the "
-        "answer is a list)"
+    prompt: str | dict[str, Any] | list[TokenId | str] | list[str | dict[str, Any] | list[TokenId | str]] = Field(
+        description="llama.cpp: text, token ids, ids mixed with text, {prompt_string, multimodal_data}, or a list "
+        "of such prompts (a batch: the answer is a list)"
     )
     n_predict: int = Field(default=-1, ge=-1, le=INT32_MAX, validation_alias=AliasChoices("n_predict", "max_tokens"))
     return_tokens: bool = Field(
@@ -131,13 +131,26 @@ class CompletionRequest(_Sampling):
         """The prompts, as llama.cpp reads ``prompt``: a string, a list of token ids, or a list mixing ids and
         strings is one prompt; any other list is a batch of such prompts."""
         prompt = self.prompt
-        if isinstance(prompt, str):
-            return [prompt]
+        if isinstance(prompt, str | dict):
+            return [_json_prompt(prompt)]
         if all(isinstance(item, int | str) for item in prompt) and any(isinstance(item, int) for item in prompt):
             return [list(prompt)]  # type: ignore[arg-type]
         if not prompt:
             raise ValueError("prompt: an empty list")
-        return list(prompt)  # type: ignore[arg-type]
+        return [_json_prompt(item) if isinstance(item, str | dict) else item for item in prompt]  # type: ignore[misc]
+
+
+def _json_prompt(prompt: str | dict[str, Any]) -> str:
+    """A prompt given as llama.cpp's JSON object ``{"prompt_string": ..., "multimodal_data": [...]}``: its text;
+    media are refused (the engines have no image or audio input)."""
+    if isinstance(prompt, str):
+        return prompt
+    text = prompt.get("prompt_string")
+    if not isinstance(text, str):
+        raise ValueError("prompt.prompt_string: a JSON prompt needs its text as a string")
+    if prompt.get("multimodal_data"):
+        raise ValueError("prompt.multimodal_data: this server's model has no image or audio input")
+    return text
 
 
 class OpenAICompletionRequest(_Sampling):

@@ -432,6 +432,11 @@ def test_prompt_as_tokens_mixed_or_a_batch(client: httpx.Client) -> None:
     assert batch[0]["content"] == batch[1]["content"] == one["content"]
     mixed = client.post("/completion", json={**body, "prompt": [tokens[0], text]})
     assert mixed.status_code == 200 and isinstance(mixed.json()["content"], str)
+    as_json = client.post("/completion", json={**body, "prompt": [tokens, {"prompt_string": text}]}).json()
+    assert [a["content"] for a in as_json] == [one["content"]] * 2
+    media = {"prompt_string": f"{text} <__media__>", "multimodal_data": ["iVBORw0KGgo="]}
+    refused = client.post("/completion", json={**body, "prompt": media})
+    assert refused.status_code == 400 and "multimodal_data" in refused.json()["error"]["message"]
     for bad, names in (([tokens, tokens], "cannot be streamed"), ([], "empty")):
         r = client.post("/completion", json={**body, "prompt": bad, "stream": bad != []})
         assert r.status_code == 400 and names in r.json()["error"]["message"]
