@@ -109,6 +109,13 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         default=True,
         help="accepted for llama-server's command lines: chat templates are always Jinja here (--no-jinja: refused)",
     )
+    p.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        default=env.verbose,
+        help="chat answers carry '__verbose' with their prompt, for debugging (NEMOTRON_VERBOSE)",
+    )
     args = p.parse_args(argv)
     if not args.jinja:
         p.error("--no-jinja: this server renders chat templates with Jinja only")
@@ -136,6 +143,7 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         "reasoning_format": args.reasoning_format,
         "slots_endpoint": args.slots,
         "chat_template": chat_template,
+        "verbose": args.verbose,
     }
     try:
         return ServerSettings.model_validate(values)

@@ -230,7 +230,7 @@ class ChatMessage(_Request):
             if part.type != "text" or part.text is None:
                 raise ValueError(f"unsupported content part type {printable(part.type)!r}: only 'text' and images")
             parts.append(part.text)
-        text = "".join(parts)
+        text = "\n".join(parts)  # llama.cpp's concat_content_parts: text parts joined with a newline
         images = self.image_count()
         if images:
             text = f"{text}\n\n{IMAGES_OMITTED_NOTE.format(n=images)}" if text else IMAGES_OMITTED_NOTE.format(n=images)
@@ -256,6 +256,15 @@ class ChatCompletionRequest(_Sampling):
     tool_choice: str | dict[str, Any] | None = Field(
         default=None, description="OpenAI: none | auto (default) | required | {type: function, function: {name}}"
     )
+    add_generation_prompt: bool = Field(
+        default=True, description="llama.cpp/vLLM: end the prompt where the assistant's answer begins"
+    )
+    continue_final_message: bool = Field(
+        default=False,
+        description="vLLM/transformers: continue the last (assistant) message instead of starting a new one; a "
+        "last assistant message is continued anyway (llama-server's assistant prefill)",
+    )
+    verbose: bool = Field(default=False, description="llama.cpp: add '__verbose' (the prompt) to the answer")
     parallel_tool_calls: bool = Field(
         default=False, description="OpenAI: several calls in one answer (default false, as llama-server)"
     )

@@ -540,6 +540,26 @@ def _has_tool_role(template: str | None) -> bool:
     return template is not None and ("'tool'" in template or '"tool"' in template)
 
 
+def _continuation(
+    req: ChatCompletionRequest, messages: list[dict[str, Any]], add_generation_prompt: bool
+) -> str | None:
+    """The text an answer continues, as llama-server decides it: with ``continue_final_message``, or when the
+    last message is the assistant's (its prefill), the last message's content; else None. Both
+    ``continue_final_message`` and an explicit ``add_generation_prompt: true`` are a 400, as are two assistant
+    messages at the end and a continued message with tool calls."""
+    last = messages[-1] if messages else None
+    explicit = req.continue_final_message
+    if explicit and "add_generation_prompt" in req.model_fields_set and add_generation_prompt:
+        raise InvalidRequestError("Cannot set both add_generation_prompt and continue_final_message to true.")
+    if last is None or last["role"] != "assistant" or not (explicit or add_generation_prompt):
+        return None
+    if not explicit and len(messages) >= 2 and messages[-2]["role"] == "assistant":
+        raise InvalidRequestError("Cannot have 2 or more assistant messages at the end of the list.")
+    if last.get("tool_calls"):
+        raise InvalidRequestError("Cannot continue an assistant message that contains tool calls.")
+    return str(last["content"] or "")
+
+
 def _tool_plan(body: dict[str, Any]) -> tuple[ToolPlan | None, Constraint | None]:
     """The request's tool plan and the constraint it decodes under: the tool-call schema, which takes the
     request's own JSON-schema constraint as the shape of a plain answer. Another constraint kind (a grammar,
@@ -819,13 +839,16 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             raw_messages = [m.as_dict() for m in req.messages]
         except ValueError as exc:
             raise InvalidRequestError(f"messages: {exc}") from exc
+        continuation = _continuation(req, raw_messages, add_generation_prompt)
+        if continuation is not None:  # rendered up to the answer's start, then the answer so far
+            raw_messages, add_generation_prompt = raw_messages[:-1], True
         template = chat_template()
         messages = history_messages(raw_messages, tool_role=_has_tool_role(template))
         plan, constraint = _tool_plan(body)
         if plan is not None:
             messages = with_system_note(messages, plan.system_note())
         prompt = render_chat(messages, template, engine.special_tokens, add_generation_prompt)
-        return prompt, plan, constraint, sum(m.image_count() for m in req.messages)
+        return prompt + (continuation or ""), plan, constraint, sum(m.image_count() for m in req.messages)
 
     @app.post("/apply-template", **_body(ChatCompletionRequest))
     async def apply_template(request: Request) -> dict[str, str]:
@@ -833,10 +856,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         state.require_ready()
         body = await _json_body(request, limit)
         req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
-        add_generation_prompt = body.get("add_generation_prompt", True)
-        if not isinstance(add_generation_prompt, bool):
-            raise InvalidRequestError("add_generation_prompt: must be true or false")
-        return {"prompt": chat_prompt(req, body, add_generation_prompt)[0]}
+        return {"prompt": chat_prompt(req, body, req.add_generation_prompt)[0]}
 
     @app.post("/v1/chat/completions", **_body(ChatCompletionRequest, streams=True))
     @app.post("/chat/completions", **_body(ChatCompletionRequest, streams=True))
@@ -844,7 +864,8 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         state.require_ready()
         body = await _json_body(request, limit)
         req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
-        prompt, plan, constraint, images = chat_prompt(req, body)
+        prompt, plan, constraint, images = chat_prompt(req, body, req.add_generation_prompt)
+        verbose = {"__verbose": {"prompt": prompt}} if req.verbose or settings.verbose else {}
         headers = {IMAGES_DROPPED_HEADER: str(images)} if images else None
         if images:
             log.warning("chat request: %d image part(s) dropped, the model has no image input", images)
@@ -950,6 +971,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                 ),
                 "usage": _usage(result),
                 "timings": result.timings.as_dict(),
+                **verbose,
             },
         )
 

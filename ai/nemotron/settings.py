@@ -50,6 +50,7 @@ class ServerSettings(BaseSettings):
     reasoning_format: ReasoningFormat = "auto"  # default of chat requests without reasoning_format
     slots_endpoint: bool = True  # GET /slots (llama-server's --slots, on by default; --no-slots: a 501)
     chat_template: str | None = None  # Jinja text or a built-in name; None: the model's own template
+    verbose: bool = False  # every chat answer carries '__verbose' (its prompt), as llama-server --verbose
 
     @field_validator("chat_template")
     @classmethod

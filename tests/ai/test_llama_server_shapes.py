@@ -448,3 +448,31 @@ def test_response_fields_keep_only_the_named_fields_flat(client: httpx.Client) -
     answer = client.post("/completion", json=body).json()
     assert set(answer) == {"content", "generation_settings/n_predict", "prompt"}
     assert answer["generation_settings/n_predict"] == 5 and answer["prompt"] == "I believe"
+
+
+# --- assistant prefill, continue_final_message, verbose -----------------------------------------------------
+
+PREFILL = [*QUESTION, {"role": "assistant", "content": "The answer is"}]
+
+
+def test_a_last_assistant_message_is_continued(client: httpx.Client) -> None:
+    r = client.post("/v1/chat/completions", json={"messages": PREFILL, "max_tokens": 4, "verbose": True}).json()
+    prompt = r["__verbose"]["prompt"]
+    assert prompt.endswith("<|im_start|>assistant\nThe answer is")  # no end of turn before the continuation
+    assert not r["choices"][0]["message"]["content"].startswith("The answer is")  # only the continuation
+    explicit = {"messages": PREFILL, "add_generation_prompt": False, "continue_final_message": True}
+    assert client.post("/apply-template", json=explicit).json()["prompt"] == prompt
+    plain = client.post("/v1/chat/completions", json={"messages": QUESTION, "max_tokens": 1}).json()
+    assert "__verbose" not in plain
+
+
+@pytest.mark.parametrize(
+    ("messages", "extra", "names"),
+    [
+        (PREFILL, {"add_generation_prompt": True, "continue_final_message": True}, "Cannot set both"),
+        ([*PREFILL, {"role": "assistant", "content": "x"}], {}, "2 or more assistant messages"),
+    ],
+)
+def test_impossible_continuations_are_a_400(client: httpx.Client, messages: list, extra: dict, names: str) -> None:
+    r = client.post("/v1/chat/completions", json={"messages": messages, "max_tokens": 1, **extra})
+    assert r.status_code == 400 and names in r.json()["error"]["message"]
