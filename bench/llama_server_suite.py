@@ -149,9 +149,17 @@ MAPPED_FLAGS = {
     "--ctx-size": "--ctx-size", "-c": "--ctx-size", "--parallel": "--parallel", "-np": "--parallel",
     "--api-key": "--api-key", "--threads": "--threads", "-t": "--threads",
     "--n-gpu-layers": "--gpu-layers", "-ngl": "--gpu-layers", "--n-predict": "--n-predict", "-n": "--n-predict",
+    "--temp": "--temp", "--seed": "--seed", "--alias": "--alias", "--reasoning-format": "--reasoning-format",
 }  # fmt: skip
+# llama-server switches ours has under the same name
+SWITCHES = {"--slots", "--no-slots", "--verbose", "--jinja"}
 # flags that match our fixed behaviour, so dropping them changes nothing
-HARMLESS_FLAGS = {"--no-slots", "--no-jinja", "--offline", "--cont-batching", "--no-ui"}
+HARMLESS_FLAGS = {"--no-jinja", "--offline", "--cont-batching", "--no-ui"}
+
+
+def _ours_takes_template(value: str) -> bool:
+    """Ours has one built-in template name (chatml) and takes Jinja text; other llama.cpp names are dropped."""
+    return value == "chatml" or "{{" in value or "{%" in value
 
 
 def translate(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -164,6 +172,15 @@ def translate(argv: list[str]) -> tuple[list[str], list[str]]:
         if flag in MAPPED_FLAGS and i + 1 < len(argv):
             ours += [MAPPED_FLAGS[flag], argv[i + 1]]
             i += 2
+        elif flag == "--chat-template-file" and i + 1 < len(argv):
+            ours += [flag, str(Path(argv[i + 1]).resolve())]  # relative to the suite's folder, before the chdir
+            i += 2
+        elif flag == "--chat-template" and i + 1 < len(argv) and _ours_takes_template(argv[i + 1]):
+            ours += [flag, argv[i + 1]]
+            i += 2
+        elif flag in SWITCHES:
+            ours.append(flag)
+            i += 1
         elif flag in VALUE_FLAGS and i + 1 < len(argv):
             dropped.append(f"{flag} {argv[i + 1]}")
             i += 2

@@ -858,6 +858,16 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
         return {"prompt": chat_prompt(req, body, req.add_generation_prompt)[0]}
 
+    @app.post("/chat/completions/input_tokens", **_body(ChatCompletionRequest))
+    @app.post("/v1/chat/completions/input_tokens", **_body(ChatCompletionRequest))
+    async def chat_input_tokens(request: Request) -> dict[str, int]:
+        """llama-server's token count of a chat request: ``{"input_tokens": n}``, the prompt it would become."""
+        state.require_ready()
+        body = await _json_body(request, limit)
+        req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
+        prompt = chat_prompt(req, body, req.add_generation_prompt)[0]
+        return {"input_tokens": len(engine.tokenize(prompt, add_special=True, parse_special=True))}
+
     @app.post("/v1/chat/completions", **_body(ChatCompletionRequest, streams=True))
     @app.post("/chat/completions", **_body(ChatCompletionRequest, streams=True))
     async def chat_completion(request: Request) -> Response:

@@ -476,3 +476,13 @@ def test_a_last_assistant_message_is_continued(client: httpx.Client) -> None:
 def test_impossible_continuations_are_a_400(client: httpx.Client, messages: list, extra: dict, names: str) -> None:
     r = client.post("/v1/chat/completions", json={"messages": messages, "max_tokens": 1, **extra})
     assert r.status_code == 400 and names in r.json()["error"]["message"]
+
+
+def test_input_tokens_counts_the_prompt_a_chat_becomes(client: httpx.Client) -> None:
+    messages = [{"role": "system", "content": "Book"}, {"role": "user", "content": "What is the best book"}]
+    for path in ("/chat/completions/input_tokens", "/v1/chat/completions/input_tokens"):
+        counted = client.post(path, json={"messages": messages}).json()["input_tokens"]
+        prompt = client.post("/apply-template", json={"messages": messages}).json()["prompt"]
+        assert counted == len(client.post("/tokenize", json={"content": prompt, "add_special": True}).json()["tokens"])
+        answer = client.post("/v1/chat/completions", json={"messages": messages, "max_tokens": 1}).json()
+        assert counted == answer["usage"]["prompt_tokens"]
