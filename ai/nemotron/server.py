@@ -347,8 +347,14 @@ class Generation:
 
 
 def _completion_body(
-    result: CompletionResult, state: ServerState, req: CompletionRequest, params: SamplingParams
+    result: CompletionResult,
+    state: ServerState,
+    req: CompletionRequest,
+    params: SamplingParams,
+    with_probs: bool = True,
 ) -> dict[str, Any]:
+    """The /completion answer; ``with_probs: False`` leaves out the probabilities (a stream's last chunk: its
+    pieces carried them)."""
     return {
         "index": 0,
         "content": result.content,
@@ -366,7 +372,11 @@ def _completion_body(
         "stopping_word": result.stopping_word,
         "tokens_cached": result.tokens_cached,
         "timings": result.timings.as_dict(),
-    } | ({"completion_probabilities": completion_probabilities(state.engine, result.probs)} if params.n_probs else {})
+    } | (
+        {"completion_probabilities": completion_probabilities(state.engine, result.probs)}
+        if params.n_probs and with_probs
+        else {}
+    )
 
 
 def _prompt_tokens(engine: Engine, prompt: str | list[int | str]) -> str | list[int]:
@@ -750,7 +760,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             prompts = [_prompt_tokens(engine, p) for p in req.prompts()]
         except ValueError as exc:
             raise InvalidRequestError(str(exc)) from exc
-        if len(prompts) > 1 or (isinstance(req.prompt, list) and req.prompts() != [req.prompt]):
+        if len(prompts) > 1:  # a batch: a list of answers; one prompt in a list is answered alone, as llama-server
             if req.stream:
                 raise InvalidRequestError("prompt: a batch of prompts cannot be streamed; send them one by one")
             answers = []
@@ -771,9 +781,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                 return [chunk]
 
             def final(r: CompletionResult) -> list[dict[str, Any] | str]:
-                last = {**_completion_body(r, state, req, params), "content": "", "tokens": []}
-                last.pop("completion_probabilities", None)
-                return [last]
+                return [{**_completion_body(r, state, req, params, with_probs=False), "content": "", "tokens": []}]
 
             return gen.stream(final=final, piece=piece)
         return JSONResponse(
@@ -850,22 +858,23 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         prompt = render_chat(messages, template, engine.special_tokens, add_generation_prompt)
         return prompt + (continuation or ""), plan, constraint, sum(m.image_count() for m in req.messages)
 
-    @app.post("/apply-template", **_body(ChatCompletionRequest))
-    async def apply_template(request: Request) -> dict[str, str]:
-        """llama-server's ``/apply-template``: the prompt a chat request would be, without generating."""
+    async def rendered_prompt(request: Request) -> str:
+        """The prompt a chat request's body would become, without generating."""
         state.require_ready()
         body = await _json_body(request, limit)
         req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
-        return {"prompt": chat_prompt(req, body, req.add_generation_prompt)[0]}
+        return chat_prompt(req, body, req.add_generation_prompt)[0]
+
+    @app.post("/apply-template", **_body(ChatCompletionRequest))
+    async def apply_template(request: Request) -> dict[str, str]:
+        """llama-server's ``/apply-template``: the prompt a chat request would be."""
+        return {"prompt": await rendered_prompt(request)}
 
     @app.post("/chat/completions/input_tokens", **_body(ChatCompletionRequest))
     @app.post("/v1/chat/completions/input_tokens", **_body(ChatCompletionRequest))
     async def chat_input_tokens(request: Request) -> dict[str, int]:
         """llama-server's token count of a chat request: ``{"input_tokens": n}``, the prompt it would become."""
-        state.require_ready()
-        body = await _json_body(request, limit)
-        req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
-        prompt = chat_prompt(req, body, req.add_generation_prompt)[0]
+        prompt = await rendered_prompt(request)
         return {"input_tokens": len(engine.tokenize(prompt, add_special=True, parse_special=True))}
 
     @app.post("/v1/chat/completions", **_body(ChatCompletionRequest, streams=True))

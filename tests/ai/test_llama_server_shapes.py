@@ -427,6 +427,8 @@ def test_prompt_as_tokens_mixed_or_a_batch(client: httpx.Client) -> None:
         isinstance(one, dict)
         and one["content"] == client.post("/completion", json={**body, "prompt": text}).json()["content"]
     )
+    alone = client.post("/completion", json={**body, "prompt": [text]}).json()  # one prompt in a list: one answer
+    assert isinstance(alone, dict) and alone["content"] == one["content"]
     batch = client.post("/completion", json={**body, "prompt": [tokens, text]}).json()
     assert isinstance(batch, list) and [b["index"] for b in batch] == [0, 1]
     assert batch[0]["content"] == batch[1]["content"] == one["content"]
