@@ -59,9 +59,10 @@ class TokenProbs:
     """One generated token's probability and the ``n_probs`` likeliest tokens at that step (descending).
 
     Pre-sampling (llama-server's default): natural log-probabilities of the model's raw distribution (a
-    softmax of the logits, before penalties, grammar and sampler). Post-sampling (``post_sampling_probs``):
-    probabilities of the distribution the token was drawn from, after the sampler chain; tokens it ruled
-    out (probability 0) are left out, and greedy sampling gives the chosen token 1.0. Source: llama.cpp
+    softmax of the logits after ``logit_bias``, before penalties, grammar and sampler). Post-sampling
+    (``post_sampling_probs``): probabilities of the distribution the token was drawn from, after the sampler
+    chain; tokens it ruled out (probability 0) are left out, and greedy sampling gives the chosen token 1.0.
+    Source: llama.cpp
     ``tools/server/server-common`` (``completion_token_output``) and its tests (``test_n_probs*``).
     """
 

@@ -111,7 +111,7 @@ class LlamaCppSlot(EngineSlot):
         if self._bias:
             logits = apply_logit_bias(logits, self._bias)
         n_probs, post_sampling = self._probs
-        raw = logits.copy() if n_probs and not post_sampling else None
+        raw = logits if n_probs and not post_sampling else None  # the samplers change the candidates, not this
         cur.copy_logits(logits)
         cur_p = ctypes.byref(cur.candidates)
         if grammar is not None:
