@@ -8,14 +8,15 @@ exactly this (semantic similarity of short sentences); it is ~90 MB. bge-small-e
 but no package here ships its weights.
 
 Running it: ONNX Runtime (``onnxruntime``, pinned), one intra-op thread. On first use the packaged weights
-are exported once with ``torch.onnx.export`` (the ``onnx`` package; ~2 s) to
+are exported once with ``torch.onnx.export`` (the ``onnx`` package; ~6 s here) to
 ``$XDG_CACHE_HOME/nemotron-service/`` (``~/.cache`` when unset; ``SEMANTIC_CACHE_DIR`` overrides), written
 atomically and named by the package version and the export recipe, so a new model or recipe exports anew.
 Why: torch eager spends more time dispatching modules than computing on captions this short; measured on
 this 2-vCPU VM (BENCHMARKS.md, "Semantic layer cost", side by side): new captions cost 69 ms p50 per batch
-with torch (2 threads), 31 ms with torch on 1 thread and 18-20 ms with ONNX Runtime on 1 thread (the
-budget of issue #8 is 20 ms); repeated text costs ~0.6 ms (cache). The exported model gives the same
-vectors as torch (cosine >= 0.9999, tested). One thread leaves the other core to the event loop and the LLM.
+with torch (2 threads), 31 ms with torch on 1 thread and 18-24 ms with ONNX Runtime on 1 thread (the
+budget of issue #8 is 20 ms; torch / ONNX 3.6-3.8x side by side); repeated text costs ~0.6 ms (cache).
+The exported model gives the same vectors as torch (cosine >= 0.9999, tested). One thread leaves the other
+core to the event loop and the LLM.
 Where ONNX Runtime is missing or the export fails, the reader runs the same weights in torch and logs why.
 
 Reading a text (:meth:`SemanticReader.read`): the whole text and each of its clauses (split at sentence
@@ -161,10 +162,11 @@ def onnx_path(folder: Path) -> Path:
     return onnx_cache_dir() / f"minilm-{version}-{digest}.onnx"
 
 
-def _export_onnx(model: Any, tokenizer: Any, target: Path) -> None:
-    """Export the encoder with its pooling (mean over the attention mask, then L2 norm) to ONNX at ``target``,
-    atomically (a temporary file renamed into place: a reader never sees half a file)."""
+def _pooled_encoder(folder: Path) -> Any:
+    """The packaged encoder with its pooling (mean over the attention mask, then L2 norm) as one torch module
+    of (input_ids, attention_mask, token_type_ids): what the torch path runs and what is exported."""
     import torch
+    from transformers import AutoModel
 
     class Pooled(torch.nn.Module):
         def __init__(self, encoder: Any) -> None:
@@ -179,6 +181,14 @@ def _export_onnx(model: Any, tokenizer: Any, target: Path) -> None:
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
+    return Pooled(AutoModel.from_pretrained(folder, local_files_only=True)).eval()
+
+
+def _export_onnx(model: Any, tokenizer: Any, target: Path) -> None:
+    """Export ``model`` (:func:`_pooled_encoder`) to ONNX at ``target``, atomically (a temporary file renamed
+    into place: a reader never sees half a file)."""
+    import torch
+
     example = tokenizer(["a person walks to the front door"], return_tensors="pt")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=target.name, suffix=".part", dir=target.parent)
@@ -187,7 +197,7 @@ def _export_onnx(model: Any, tokenizer: Any, target: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                Pooled(model).eval(),
+                model,
                 tuple(example[name] for name in ENCODER_INPUTS),
                 temporary,
                 input_names=list(ENCODER_INPUTS),
@@ -243,9 +253,7 @@ class SemanticReader:
 
     def _torch_model(self) -> Any:
         if self._model is None:
-            from transformers import AutoModel
-
-            self._model = AutoModel.from_pretrained(self._folder, local_files_only=True).eval()
+            self._model = _pooled_encoder(self._folder)
         return self._model
 
     def _onnx_session(self) -> Any:
@@ -273,10 +281,7 @@ class SemanticReader:
         model = self._torch_model()
         batch = self._tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
         with torch.inference_mode():
-            hidden = model(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            pooled = model(*(batch[name] for name in ENCODER_INPUTS))
         return pooled.numpy().astype(np.float32)
 
     def embed(self, texts: list[str]) -> np.ndarray:
