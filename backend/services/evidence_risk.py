@@ -474,7 +474,13 @@ class _Evidence:
         """Text names ordinary activity AND at least two non-text facts agree (daytime, a visit under
         SHORT_VISIT_SECONDS, something carried), and nothing threatening is named. Never at night at an entry
         point; a bare word with nothing else never lowers anything."""
-        if not self.benign or self.threats or not self.people or (self.night and self.at_entry_point()):
+        return not self.threats and self.benign_context()
+
+    def benign_context(self) -> bool:
+        """:meth:`benign_corroborated` without its last condition: the scene reads as ordinary activity and
+        the non-text facts agree, whatever else the text says (what weakens a threat reading told of the
+        same track: a gardener "swinging a blade")."""
+        if not self.benign or not self.people or (self.night and self.at_entry_point()):
             return False
         short = max(t.dwell_s for t in self.people) < SHORT_VISIT_SECONDS
         return sum((not self.night, short, self.carrying)) >= 2
@@ -652,7 +658,7 @@ def _concept_rules(ev: _Evidence, tally: _Tally) -> list[_Read]:
     bike lock)."""
     applied = []
     where = {"caption": "caption", "action": "pose", "attribute": "attribute", "object": "detected object"}
-    explained_day = ev.benign_corroborated()
+    explained_day = ev.benign_context()
     for read in ev.threats:
         concept = read.concept
         if read.source in BINDING_CONCEPTS.get(concept.key, ()):  # a detector's hard fact: nothing explains it

@@ -538,3 +538,22 @@ def test_a_weak_face_match_is_no_household_member() -> None:
 def test_infinite_numbers_are_refused_by_the_contract() -> None:
     with pytest.raises(ValueError, match="dwell_seconds"):
         context(visit("entry_point", NIGHT, 20, dwell_seconds=float("inf")))
+
+
+def test_ordinary_work_by_day_weakens_a_threat_caption_told_of_the_same_person() -> None:
+    """The benign context of a track (its whole caption reads as ordinary work, by day, carrying something) makes
+    a caption's threat reading on that track half-weight and floorless, while other threats still count (a
+    regression: the check used to require that no threat was named at all, so it never applied)."""
+    climbs = {"caption": "He climbs over the side fence into the garden.", "attributes": {"carrying": "shears"}}
+    mows = {"caption": "A gardener in overalls mows the front lawn.", "attributes": {"carrying": "shears"}}
+    alone = assess(visit("yard", DAY, 60, vision=climbs))
+    high = band_for_level("high")[0]
+    assert max(f.score for f in alone.floors) >= high and "trespass_climbing" in names(alone)
+    first, second = visit("yard", DAY, 30, vision=mows), visit("yard", DAY + timedelta(seconds=40), 20, vision=climbs)
+    for detection in second:
+        detection["track_id"] = first[0]["track_id"]
+    worked = assess(first, second)
+    assert "trespass_climbing" in names(worked)
+    assert not worked.floors and worked.score < alone.score
+    at_night = assess(visit("entry_point", NIGHT, 30, vision=mows), visit("entry_point", NIGHT, 20, vision=climbs))
+    assert at_night.level in ("high", "critical")
