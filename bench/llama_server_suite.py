@@ -150,9 +150,11 @@ MAPPED_FLAGS = {
     "--api-key": "--api-key", "--threads": "--threads", "-t": "--threads",
     "--n-gpu-layers": "--gpu-layers", "-ngl": "--gpu-layers", "--n-predict": "--n-predict", "-n": "--n-predict",
     "--temp": "--temp", "--seed": "--seed", "--alias": "--alias", "--reasoning-format": "--reasoning-format",
+    "--embd-normalize": "--embd-normalize",
 }  # fmt: skip
 # llama-server switches ours has under the same name
-SWITCHES = {"--slots", "--no-slots", "--verbose", "--jinja"}
+SWITCHES = {"--slots", "--no-slots", "--verbose", "--jinja", "--embedding", "--embeddings"}
+POOLING = {"none", "mean", "cls", "last"}  # ours; "rank" (a reranker's) is dropped
 # flags that match our fixed behaviour, so dropping them changes nothing
 HARMLESS_FLAGS = {"--no-jinja", "--offline", "--cont-batching", "--no-ui"}
 
@@ -176,6 +178,9 @@ def translate(argv: list[str]) -> tuple[list[str], list[str]]:
             ours += [flag, str(Path(argv[i + 1]).resolve())]  # relative to the suite's folder, before the chdir
             i += 2
         elif flag == "--chat-template" and i + 1 < len(argv) and _ours_takes_template(argv[i + 1]):
+            ours += [flag, argv[i + 1]]
+            i += 2
+        elif flag == "--pooling" and i + 1 < len(argv) and argv[i + 1] in POOLING:
             ours += [flag, argv[i + 1]]
             i += 2
         elif flag in SWITCHES:

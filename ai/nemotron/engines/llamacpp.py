@@ -24,8 +24,11 @@ from llama_cpp.llama_grammar import JSON_GBNF
 
 from ai.nemotron.constraints import Constraint
 from ai.nemotron.engines.base import (
+    PHYSICAL_BATCH,
+    POOLING_TYPES,
     Engine,
     EngineSlot,
+    Pooling,
     SamplingParams,
     apply_logit_bias,
     logprobs_of,
@@ -168,6 +171,8 @@ class LlamaCppEngine(Engine):
         self.threads = threads or max(1, min(os.cpu_count() or 1, 8))
         self._main: llama_cpp.Llama | None = None
         self._pieces: list[bytes] = []
+        self._embedder: llama_cpp.Llama | None = None  # a context of its own that outputs embeddings
+        self._embed_lock = threading.Lock()
 
     def new_context(self) -> llama_cpp.Llama:
         return llama_cpp.Llama(
@@ -194,6 +199,47 @@ class LlamaCppEngine(Engine):
             n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, True)
             pieces.append(buf.raw[: max(n, 0)])
         self._pieces = pieces
+
+    def load_embeddings(self, pooling: Pooling | None) -> Pooling:
+        """A context of its own with llama.cpp's embeddings on (``--embedding``): the generation slots are
+        untouched. ``pooling`` None takes the model's (``none`` for a generative model)."""
+        llm = llama_cpp.Llama(
+            model_path=self.model_path,
+            n_ctx=max(self.n_ctx, PHYSICAL_BATCH),
+            n_batch=PHYSICAL_BATCH,
+            n_ubatch=PHYSICAL_BATCH,
+            n_threads=self.threads,
+            n_gpu_layers=self.gpu_layers,
+            embedding=True,
+            pooling_type=POOLING_TYPES.index(pooling) if pooling else llama_cpp.LLAMA_POOLING_TYPE_UNSPECIFIED,
+            verbose=False,
+        )
+        effective = int(llama_cpp.llama_pooling_type(llm.ctx))
+        if not 0 <= effective < len(POOLING_TYPES):
+            raise ValueError(f"the model's pooling type {effective} (rank?) needs a reranker, not embeddings")
+        self._embedder = llm
+        return POOLING_TYPES[effective]
+
+    def embed(self, tokens: list[int]) -> np.ndarray:
+        llm = self._embedder
+        if llm is None:
+            raise RuntimeError("embeddings are not loaded (start the server with --embedding)")
+        n_embd = llm.n_embd()
+        with self._embed_lock:
+            llm._batch.reset()
+            llm._ctx.kv_cache_clear()
+            llm._batch.add_sequence(tokens, 0, True)  # every token an output, as llama.cpp's embedding mode wants
+            try:
+                llm._ctx.decode(llm._batch)
+                if llama_cpp.llama_pooling_type(llm.ctx) == llama_cpp.LLAMA_POOLING_TYPE_NONE:
+                    rows = llama_cpp.llama_get_embeddings(llm.ctx)
+                    out = np.ctypeslib.as_array(rows, shape=(len(tokens) * n_embd,)).reshape(len(tokens), n_embd)
+                else:
+                    out = np.ctypeslib.as_array(llama_cpp.llama_get_embeddings_seq(llm.ctx, 0), shape=(1, n_embd))
+                return out.copy()
+            finally:
+                llm._batch.reset()
+                llm._ctx.kv_cache_clear()
 
     def new_slot(self) -> LlamaCppSlot:
         return LlamaCppSlot(self)
