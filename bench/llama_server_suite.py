@@ -454,7 +454,7 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--test-timeout", type=int, default=90, help="seconds per test (pytest-timeout)")
     run.add_argument("--file-cap", type=int, default=300, help="seconds per test file")
     run.add_argument("--resume", action="store_true", help="run only the tests an earlier run did not reach")
-    run.add_argument("files", nargs="*", help="test files (unit/<name>); default: all")
+    run.add_argument("files", nargs="*", help="test file names in unit/ (test_basic.py ...); default: all")
     run.set_defaults(func=cmd_run)
     rep = sub.add_parser("report", help="markdown comparison of the two targets' results")
     rep.set_defaults(func=cmd_report)

@@ -82,6 +82,9 @@ class _Sampling(_Constraints):
     post_sampling_probs: bool = Field(
         default=False, description="llama.cpp: probabilities after the sampler chain instead of log-probabilities"
     )
+    ignore_eos: bool = Field(
+        default=False, description="llama.cpp: end-of-generation tokens are banned; generate up to n_predict"
+    )
 
     logit_bias: dict[str, Any] | list[Any] | None = Field(
         default=None,

@@ -46,7 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ai.nemotron.chat import render_chat
 from ai.nemotron.constraints import Constraint, constraint_from_request
 from ai.nemotron.embeddings import normalize, openai_response, prompts_of, tokenize_mixed, tokenize_prompt
-from ai.nemotron.engines.base import Engine, Pooling, SamplingParams, TokenProbs
+from ai.nemotron.engines.base import BANNED, Engine, Pooling, SamplingParams, TokenProbs
 from ai.nemotron.errors import (
     AuthenticationError,
     ClientDisconnected,
@@ -248,6 +248,9 @@ class Generation:
             except ValueError as exc:
                 raise InvalidRequestError(str(exc)) from exc
             params = params.model_copy(update={"logit_bias": bias})
+        if body.get("ignore_eos") is True:  # llama-server: a -inf bias on every end-of-generation token
+            banned = tuple((token, BANNED) for token in engine.end_of_generation_tokens)
+            params = params.model_copy(update={"logit_bias": params.logit_bias + banned})
         self.params = params
         self.cache_prompt = cache_prompt
         if constraint is None:
@@ -369,7 +372,7 @@ def _completion_body(
         "model": state.model_id,
         "tokens_predicted": result.tokens_predicted,
         "tokens_evaluated": result.tokens_evaluated,
-        "generation_settings": {"n_predict": req.n_predict, **params.model_dump(), "stop": req.stop},
+        "generation_settings": _generation_settings(req, params),
         "prompt": req.prompt if isinstance(req.prompt, str) else "",
         "has_new_line": "\n" in result.content,
         "truncated": result.truncated,
@@ -382,6 +385,19 @@ def _completion_body(
         if params.n_probs and with_probs
         else {}
     )
+
+
+def _generation_settings(req: CompletionRequest, params: SamplingParams) -> dict[str, Any]:
+    """The settings a /completion answer reports, as llama-server: ``logit_bias`` as ``[{"bias", "token"}]``
+    with ``null`` for a banned token (-inf)."""
+    bias = [{"bias": None if value <= BANNED else value, "token": token} for token, value in params.logit_bias]
+    return {
+        "n_predict": req.n_predict,
+        **params.model_dump(),
+        "logit_bias": bias,
+        "ignore_eos": req.ignore_eos,
+        "stop": req.stop,
+    }
 
 
 def _prompt_tokens(engine: Engine, prompt: str | list[int | str]) -> str | list[int]:
@@ -763,7 +779,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             answers = []
             for index, tokens in enumerate(prompts):  # one after another, each on a free slot
                 one = Generation(state, tokens, req.n_predict, req.stop, params, body, req.cache_prompt, request)
-                answers.append({**_completion_body(await one.run(), state, req, params), "index": index})
+                answers.append({**_completion_body(await one.run(), state, req, one.params), "index": index})
             return JSONResponse([_response_fields(a, req.response_fields) for a in answers])
         gen = Generation(state, prompts[0], req.n_predict, req.stop, params, body, req.cache_prompt, request)
         if req.stream:
@@ -778,11 +794,12 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                 return [chunk]
 
             def final(r: CompletionResult) -> list[dict[str, Any] | str]:
-                return [{**_completion_body(r, state, req, params, with_probs=False), "content": "", "tokens": []}]
+                body = _completion_body(r, state, req, gen.params, with_probs=False)
+                return [{**body, "content": "", "tokens": []}]
 
             return gen.stream(final=final, piece=piece)
         return JSONResponse(
-            _response_fields(_completion_body(await gen.run(), state, req, params), req.response_fields)
+            _response_fields(_completion_body(await gen.run(), state, req, gen.params), req.response_fields)
         )
 
     @app.post("/v1/completions", **_body(OpenAICompletionRequest, streams=True))

@@ -488,3 +488,20 @@ def test_input_tokens_counts_the_prompt_a_chat_becomes(client: httpx.Client) -> 
         assert counted == len(client.post("/tokenize", json={"content": prompt, "add_special": True}).json()["tokens"])
         answer = client.post("/v1/chat/completions", json={"messages": messages, "max_tokens": 1}).json()
         assert counted == answer["usage"]["prompt_tokens"]
+
+
+def test_ignore_eos_bans_every_end_token_and_generates_to_the_limit(client: httpx.Client) -> None:
+    """llama-server's ``ignore_eos``: a -inf bias (``null`` in ``generation_settings.logit_bias``) on every
+    end-of-generation token, so a greedy answer that would end at ``<|im_end|>`` runs to ``n_predict``."""
+    prompt = "<|im_start|>user\nSay OK.<|im_end|>\n<|im_start|>assistant\n"
+    body = {"prompt": prompt, "n_predict": 48, "temperature": 0}
+    plain = client.post("/completion", json=body).json()
+    assert plain["stop_type"] == "eos" and plain["tokens_predicted"] < 48
+    assert plain["generation_settings"]["logit_bias"] == [] and plain["generation_settings"]["ignore_eos"] is False
+    forced = client.post("/completion", json={**body, "ignore_eos": True}).json()
+    assert forced["tokens_predicted"] == 48 and forced["stop_type"] == "limit"
+    im_end = client.post("/tokenize", json={"content": "<|im_end|>"}).json()["tokens"]
+    banned = forced["generation_settings"]["logit_bias"]
+    assert all(entry["bias"] is None for entry in banned) and set(im_end) <= {e["token"] for e in banned}
+    given = client.post("/completion", json={**body, "n_predict": 1, "logit_bias": [[im_end[0], -2.5]]}).json()
+    assert given["generation_settings"]["logit_bias"] == [{"bias": -2.5, "token": im_end[0]}]

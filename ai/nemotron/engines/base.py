@@ -8,6 +8,7 @@ it in worker threads.
 
 from __future__ import annotations
 
+import functools
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -202,6 +203,11 @@ class Engine(ABC):
     def health_details(self) -> dict[str, Any]:
         """The spec's /health fields: device, cuda_available, vram_used_gb, quantization,
         quantization_details, attention_implementation, flash_attention_available."""
+
+    @functools.cached_property
+    def end_of_generation_tokens(self) -> tuple[int, ...]:
+        """Every end-of-generation token id (EOS, EOT, ...): what ``ignore_eos`` bans. Needs the model loaded."""
+        return tuple(t for t in range(self.vocab_size) if self.is_end_of_generation(t))
 
     def load_embeddings(self, pooling: Pooling | None) -> Pooling:
         """Get ready to embed with ``pooling`` (None: the model's own) and return the pooling in effect;
