@@ -153,8 +153,8 @@ MAPPED_FLAGS = {
     "--embd-normalize": "--embd-normalize",
 }  # fmt: skip
 # llama-server switches ours has under the same name
-SWITCHES = {"--slots", "--no-slots", "--verbose", "--jinja", "--embedding", "--embeddings"}
-POOLING = {"none", "mean", "cls", "last"}  # ours; "rank" (a reranker's) is dropped
+SWITCHES = {"--slots", "--no-slots", "--verbose", "--jinja", "--embedding", "--embeddings", "--reranking", "--rerank"}
+POOLING = {"none", "mean", "cls", "last", "rank"}
 # flags that match our fixed behaviour, so dropping them changes nothing
 HARMLESS_FLAGS = {"--no-jinja", "--offline", "--cont-batching", "--no-ui"}
 

@@ -131,6 +131,12 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         help="how token vectors pool into one; default: the model's (none for a generative model) (NEMOTRON_POOLING)",
     )
     p.add_argument(
+        "--reranking",
+        "--rerank",
+        action="store_true",
+        help="serve /rerank (/v1/rerank, /reranking): --embedding with --pooling rank, for a reranker model",
+    )
+    p.add_argument(
         "--embd-normalize",
         type=int,
         default=env.embd_normalize,
@@ -165,8 +171,8 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         "slots_endpoint": args.slots,
         "chat_template": chat_template,
         "verbose": args.verbose,
-        "embedding": args.embedding,
-        "pooling": args.pooling,
+        "embedding": args.embedding or args.reranking,
+        "pooling": "rank" if args.reranking else args.pooling,
         "embd_normalize": args.embd_normalize,
     }
     try:

@@ -313,6 +313,23 @@ class EmbeddingRequest(_Body):
     model: str | None = None
 
 
+class RerankRequest(_Body):
+    """The body of ``/rerank`` (Jina's API: ``documents``; TEI's: ``texts``, answered as a bare list)."""
+
+    query: str
+    documents: list[str] | None = None
+    texts: list[str] | None = None
+    top_n: int | None = Field(default=None, ge=0, le=INT32_MAX, description="the best n (default: all)")
+    return_text: bool = Field(default=False, description="TEI: each result carries its text")
+    model: str | None = None
+
+    @model_validator(mode="after")
+    def _documents(self) -> RerankRequest:
+        if not (self.documents if self.documents is not None else self.texts):
+            raise ValueError('"documents" must be a non-empty string array')
+        return self
+
+
 class ErrorDetail(BaseModel):
     code: int
     message: str
@@ -332,6 +349,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     TokenizeRequest,
     DetokenizeRequest,
     EmbeddingRequest,
+    RerankRequest,
 )
 
 

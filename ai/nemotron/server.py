@@ -46,7 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ai.nemotron.chat import render_chat
 from ai.nemotron.constraints import Constraint, constraint_from_request
 from ai.nemotron.embeddings import normalize, openai_response, prompts_of, tokenize_mixed, tokenize_prompt
-from ai.nemotron.engines.base import BANNED, Engine, Pooling, SamplingParams, TokenProbs
+from ai.nemotron.engines.base import BANNED, PHYSICAL_BATCH, Engine, Pooling, SamplingParams, TokenProbs
 from ai.nemotron.errors import (
     AuthenticationError,
     ClientDisconnected,
@@ -69,6 +69,7 @@ from ai.nemotron.schemas import (
     EmbeddingRequest,
     ErrorBody,
     OpenAICompletionRequest,
+    RerankRequest,
     TokenizeRequest,
     parse_logit_bias,
 )
@@ -1013,6 +1014,8 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         the body uses llama-server's ``content`` field."""
         if not settings.embedding:
             raise NotSupportedError("This server does not support embeddings. Start it with `--embeddings`")
+        if settings.pooling == "rank":
+            raise NotSupportedError("This server reranks (--pooling rank): its scores come from /rerank")
         state.require_ready()
         body = await _json_body(request, limit)
         req: EmbeddingRequest = _parse(EmbeddingRequest, body)
@@ -1052,13 +1055,42 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     async def openai_embeddings(request: Request) -> Response:
         return await embeddings(request, openai=True)
 
-    @app.post("/rerank")
-    @app.post("/reranking")
-    @app.post("/v1/rerank")
-    @app.post("/v1/reranking")
-    async def rerank() -> Response:
-        raise NotSupportedError(
-            "This server does not support reranking: it needs a reranker model (llama-server: `--reranking`)"
+    @app.post("/rerank", **_body(RerankRequest))
+    @app.post("/reranking", **_body(RerankRequest))
+    @app.post("/v1/rerank", **_body(RerankRequest))
+    @app.post("/v1/reranking", **_body(RerankRequest))
+    async def rerank(request: Request) -> Response:
+        """llama-server's reranking: each document scored with the query by the model's classifier (pooling
+        ``rank``), sorted best first, ``top_n`` kept; Jina's answer for ``documents``, TEI's for ``texts``."""
+        if not (settings.embedding and settings.pooling == "rank"):
+            raise NotSupportedError("This server does not support reranking. Start it with `--reranking`")
+        state.require_ready()
+        body = await _json_body(request, limit)
+        req: RerankRequest = _parse(RerankRequest, body)
+        tei = req.texts is not None and req.documents is None
+        documents = req.documents if req.documents is not None else req.texts or []
+        prompts = [engine.rerank_prompt(req.query, document) for document in documents]
+        for index, tokens in enumerate(prompts):
+            if len(tokens) > PHYSICAL_BATCH:
+                raise InvalidRequestError(
+                    f"{'texts' if tei else 'documents'}[{index}]: with the query it is {len(tokens)} tokens, more "
+                    f"than the {PHYSICAL_BATCH} one evaluation takes"
+                )
+        scores = [float((await asyncio.to_thread(engine.embed, tokens))[0][0]) for tokens in prompts]
+        label = "score" if tei else "relevance_score"
+        ranked = sorted(range(len(documents)), key=lambda i: -scores[i])[
+            : len(documents) if req.top_n is None else req.top_n
+        ]
+        results = [
+            {"index": i, label: scores[i], **({"text": documents[i]} if tei and req.return_text else {})}
+            for i in ranked
+        ]
+        if tei:
+            return JSONResponse(results)
+        total = sum(len(tokens) for tokens in prompts)
+        usage = {"prompt_tokens": total, "total_tokens": total}
+        return JSONResponse(
+            {"model": req.model or state.model_id, "object": "list", "usage": usage, "results": results}
         )
 
     @app.get("/metrics")

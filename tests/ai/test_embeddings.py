@@ -163,3 +163,81 @@ def test_pooling_none_gives_each_tokens_vector_on_llama_servers_endpoints_only()
         assert all(abs(norm(row) - 1) > 1e-3 for row in item["embedding"])  # unnormalised, as llama.cpp
         r = c.post("/v1/embeddings", json={"input": "hello"})
         assert r.status_code == 400 and "not OAI compatible" in r.json()["error"]["message"]
+
+
+# --- reranking ---------------------------------------------------------------------------------------------
+
+QUERY = "Who is at the front door?"
+DOCUMENTS = ["A courier leaves a parcel at the front door.", "The lawn was mowed on Sunday.", "Rain is expected."]
+
+
+@pytest.fixture(scope="module")
+def rerank_server() -> Iterator[httpx.Client]:
+    server = ServerProcess("--reranking", "--ctx-size", "1024")
+    with server, httpx.Client(base_url=server.url, timeout=120) as c:
+        yield c
+
+
+def test_rerank_answers_jina_and_tei_shapes_best_first(rerank_server: httpx.Client) -> None:
+    jina = rerank_server.post("/rerank", json={"query": QUERY, "documents": DOCUMENTS, "model": "m"}).json()
+    assert jina["object"] == "list" and jina["model"] == "m"
+    scores = [r["relevance_score"] for r in jina["results"]]
+    assert sorted(r["index"] for r in jina["results"]) == [0, 1, 2] and scores == sorted(scores, reverse=True)
+    tokens = [len(_rerank_tokens(rerank_server, d)) for d in DOCUMENTS]
+    assert jina["usage"] == {"prompt_tokens": sum(tokens), "total_tokens": sum(tokens)}
+    top = rerank_server.post("/v1/rerank", json={"query": QUERY, "documents": DOCUMENTS, "top_n": 2}).json()
+    assert top["results"] == jina["results"][:2]
+    tei = rerank_server.post("/reranking", json={"query": QUERY, "texts": DOCUMENTS, "return_text": True}).json()
+    assert [(r["index"], r["score"]) for r in tei] == [(r["index"], r["relevance_score"]) for r in jina["results"]]
+    assert all(r["text"] == DOCUMENTS[r["index"]] for r in tei)
+
+
+def _rerank_tokens(client: httpx.Client, document: str) -> list[int]:
+    """The rerank prompt of SmolLM2 (no rerank template, no BOS/EOS/SEP added): query then document."""
+    return [t for text in (QUERY, document) for t in client.post("/tokenize", json={"content": text}).json()["tokens"]]
+
+
+def test_a_documents_score_does_not_depend_on_its_batch(rerank_server: httpx.Client) -> None:
+    """Each document is scored alone (llama-server's scores of a causal model change with the batch)."""
+    together = rerank_server.post("/rerank", json={"query": QUERY, "documents": DOCUMENTS}).json()["results"]
+    for result in together:
+        alone = rerank_server.post("/rerank", json={"query": QUERY, "documents": [DOCUMENTS[result["index"]]]})
+        assert alone.json()["results"][0]["relevance_score"] == pytest.approx(result["relevance_score"], abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("body", "names"),
+    [
+        ({"documents": DOCUMENTS}, "query"),
+        ({"query": QUERY, "documents": []}, '"documents" must be a non-empty string array'),
+        ({"query": QUERY}, '"documents" must be a non-empty string array'),
+        ({"query": QUERY, "documents": [1, 2, 3]}, "documents.0"),
+        ({"query": QUERY, "documents": 123}, "documents"),
+        ({"query": QUERY, "documents": DOCUMENTS, "top_n": -1}, "top_n"),
+        ({"query": QUERY, "documents": ["word " * 600]}, "documents[0]"),
+    ],
+)
+def test_bad_rerank_input_is_a_400_naming_it(rerank_server: httpx.Client, body: dict, names: str) -> None:
+    r = rerank_server.post("/rerank", json=body)
+    assert r.status_code == 400, r.text
+    assert names in r.json()["error"]["message"]
+
+
+def test_a_reranking_server_serves_no_embeddings(rerank_server: httpx.Client) -> None:
+    assert rerank_server.post("/v1/embeddings", json={"input": "a"}).status_code == 501
+
+
+def test_rank_pooling_of_a_model_without_a_classifier_is_its_last_tokens_first_value(model_path: Path) -> None:
+    """llama.cpp's rank pooling takes the last token's output (causal attention) through the classifier head;
+    SmolLM2 has none, so the score is that output's first value: checked against ``last`` pooling."""
+    from ai.nemotron.engines.llamacpp import LlamaCppEngine
+
+    ranker, embedder = (LlamaCppEngine(str(model_path), n_ctx=512, threads=1) for _ in range(2))
+    for engine, pooling in ((ranker, "rank"), (embedder, "last")):
+        engine.load()
+        assert engine.load_embeddings(pooling) == pooling  # type: ignore[arg-type]
+    tokens = ranker.rerank_prompt(QUERY, DOCUMENTS[0])
+    assert tokens == ranker.tokenize(QUERY, add_special=False) + ranker.tokenize(DOCUMENTS[0], add_special=False)
+    score = ranker.embed(tokens)
+    assert score.shape == (1, 1)
+    assert float(score[0, 0]) == pytest.approx(float(embedder.embed(tokens)[0, 0]), abs=1e-3)

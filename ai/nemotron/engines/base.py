@@ -24,8 +24,10 @@ from ai.nemotron.errors import NotSupportedError
 INT32_MAX = 2**31 - 1  # llama.cpp keeps token counts, top_k and token ids in int32_t
 SEED_MAX = 2**32 - 1  # llama.cpp's seed is a uint32_t
 SEED_MIN = -(2**63)
-Pooling = Literal["none", "mean", "cls", "last"]  # llama.cpp --pooling (rank needs a reranker model)
-POOLING_TYPES: tuple[Pooling, ...] = ("none", "mean", "cls", "last")
+# llama.cpp --pooling, in the order of llama.h's enum llama_pooling_type; "rank" gives a relevance score
+# (a reranker's classifier output), not a vector
+Pooling = Literal["none", "mean", "cls", "last", "rank"]
+POOLING_TYPES: tuple[Pooling, ...] = ("none", "mean", "cls", "last", "rank")
 PHYSICAL_BATCH = 512  # llama.cpp's default n_ubatch: a prompt to embed is evaluated whole in one
 MAX_N_PROBS = 1024  # n_probs / top_logprobs: far above any client's (OpenAI allows 20), bounded for the response size
 
@@ -216,8 +218,13 @@ class Engine(ABC):
 
     def embed(self, tokens: list[int]) -> np.ndarray:
         """The raw (unnormalised) output embeddings of one prompt, evaluated alone: shape (1, n_embd) when
-        pooled, (len(tokens), n_embd) with pooling ``none``. Thread-safe. Needs :meth:`load_embeddings`."""
+        pooled, (len(tokens), n_embd) with pooling ``none``, (1, 1) with ``rank`` (the relevance score).
+        Thread-safe. Needs :meth:`load_embeddings`."""
         raise NotSupportedError(f"the {self.name} engine does not compute embeddings")
+
+    def rerank_prompt(self, query: str, document: str) -> list[int]:
+        """The tokens a reranker scores for (query, document), as llama-server's ``format_prompt_rerank``."""
+        raise NotSupportedError(f"the {self.name} engine does not rerank")
 
     def detokenize(self, tokens: list[int]) -> str:
         return b"".join(self.token_bytes(t) for t in tokens).decode("utf-8", errors="replace")

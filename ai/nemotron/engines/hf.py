@@ -509,6 +509,8 @@ class HFEngine(Engine):
     def load_embeddings(self, pooling: Pooling | None) -> Pooling:
         """Embeddings are the last hidden state (after the final norm, what llama.cpp's embedding mode
         outputs for a generative model); a causal LM has no pooling of its own, so None means ``none``."""
+        if pooling == "rank":
+            raise NotSupportedError("the hf engine has no reranking (pooling 'rank'): use the llamacpp engine")
         self._pooling = pooling or "none"
         return self._pooling
 

@@ -216,7 +216,7 @@ class LlamaCppEngine(Engine):
         )
         effective = int(llama_cpp.llama_pooling_type(llm.ctx))
         if not 0 <= effective < len(POOLING_TYPES):
-            raise ValueError(f"the model's pooling type {effective} (rank?) needs a reranker, not embeddings")
+            raise ValueError(f"llama.cpp reports pooling type {effective}, which this server does not know")
         self._embedder = llm
         return POOLING_TYPES[effective]
 
@@ -231,15 +231,39 @@ class LlamaCppEngine(Engine):
             llm._batch.add_sequence(tokens, 0, True)  # every token an output, as llama.cpp's embedding mode wants
             try:
                 llm._ctx.decode(llm._batch)
-                if llama_cpp.llama_pooling_type(llm.ctx) == llama_cpp.LLAMA_POOLING_TYPE_NONE:
+                pooling = llama_cpp.llama_pooling_type(llm.ctx)
+                if pooling == llama_cpp.LLAMA_POOLING_TYPE_NONE:
                     rows = llama_cpp.llama_get_embeddings(llm.ctx)
                     out = np.ctypeslib.as_array(rows, shape=(len(tokens) * n_embd,)).reshape(len(tokens), n_embd)
+                elif pooling == llama_cpp.LLAMA_POOLING_TYPE_RANK:  # n_cls_out scores; the first is relevance
+                    out = np.ctypeslib.as_array(llama_cpp.llama_get_embeddings_seq(llm.ctx, 0), shape=(1, 1))
                 else:
                     out = np.ctypeslib.as_array(llama_cpp.llama_get_embeddings_seq(llm.ctx, 0), shape=(1, n_embd))
                 return out.copy()
             finally:
                 llm._batch.reset()
                 llm._ctx.kv_cache_clear()
+
+    def rerank_prompt(self, query: str, document: str) -> list[int]:
+        """The model's ``rerank`` chat template with ``{query}`` and ``{document}`` filled in, else BOS,
+        query, EOS, SEP, document, EOS, each special token only where the vocabulary adds it."""
+        template = self.main.metadata.get("tokenizer.chat_template.rerank")
+        if template:
+            text = template.replace("{query}", query).replace("{document}", document)
+            return self.tokenize(text, add_special=False, parse_special=True)
+        vocab = self.main._model.vocab
+        eos = llama_cpp.llama_vocab_eos(vocab)
+        if eos == llama_cpp.LLAMA_TOKEN_NULL:
+            eos = llama_cpp.llama_vocab_sep(vocab)
+        add_eos = [eos] if llama_cpp.llama_vocab_get_add_eos(vocab) else []
+        return [
+            *([llama_cpp.llama_vocab_bos(vocab)] if llama_cpp.llama_vocab_get_add_bos(vocab) else []),
+            *self.tokenize(query, add_special=False, parse_special=False),
+            *add_eos,
+            *([llama_cpp.llama_vocab_sep(vocab)] if llama_cpp.llama_vocab_get_add_sep(vocab) else []),
+            *self.tokenize(document, add_special=False, parse_special=False),
+            *add_eos,
+        ]
 
     def new_slot(self) -> LlamaCppSlot:
         return LlamaCppSlot(self)
