@@ -58,6 +58,8 @@ class LlamaCppSlot(EngineSlot):
         self.engine = engine
         self.llm = engine.new_context()
         self._candidates = LlamaTokenDataArray(n_vocab=self.llm.n_vocab())
+        self._one_data = (llama_cpp.llama_token_data * 1)()  # one candidate: the grammar's check of a token
+        self._one = llama_cpp.llama_token_data_array(data=self._one_data, size=1, selected=-1, sorted=False)
         self._probs: tuple[int, bool] = (0, False)  # the running request's (n_probs, post_sampling_probs)
         self._bias: tuple[tuple[int, float], ...] = ()  # the running request's logit_bias
 
@@ -108,7 +110,15 @@ class LlamaCppSlot(EngineSlot):
             self.cached_tokens = [int(t) for t in llm.input_ids[: llm.n_tokens]]
 
     def _sample(self, chain: LlamaSampler, grammar: llama_cpp.llama_sampler_p | None) -> int:
-        """What ``llama_sampler_sample`` does, with the grammar applied (and checked) before the chain."""
+        """What llama.cpp's ``common_sampler_sample`` does (llama-server's sampling), grammar included.
+
+        The chain samples first, unconstrained; the grammar then checks only the token drawn, and when it
+        allows it that token stands (grammar-based rejection sampling: one grammar check per token instead
+        of one per vocabulary entry, which is what made constrained decoding slow). Only when the grammar
+        refuses it are the candidates masked by the grammar and drawn again; a grammar that then leaves none
+        is a ConstraintError (llama.cpp's chain would take whatever it drew; its grammar sampler would abort
+        the process on it). Greedy decoding gives the same tokens either way.
+        """
         llm, cur = self.llm, self._candidates
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(cur.n_vocab,))
         if self._bias:
@@ -117,7 +127,10 @@ class LlamaCppSlot(EngineSlot):
         raw = logits if n_probs and not post_sampling else None  # the samplers change the candidates, not this
         cur.copy_logits(logits)
         cur_p = ctypes.byref(cur.candidates)
-        if grammar is not None:
+        llama_cpp.llama_sampler_apply(chain.sampler, cur_p)
+        token = int(cur.candidates.data[cur.candidates.selected].id)
+        if grammar is not None and not self._allows(grammar, token):
+            cur.copy_logits(logits)
             llama_cpp.llama_sampler_apply(grammar, cur_p)
             if not np.isfinite(cur.candidates_data.logit).any():
                 done = self.engine.detokenize(list(llm.input_ids[self.last_cache_n : llm.n_tokens]))
@@ -125,8 +138,8 @@ class LlamaCppSlot(EngineSlot):
                     "the grammar allows no token this model can produce next (after "
                     f"{done[-40:]!r}): it needs text no token spells, or it has no end"
                 )
-        llama_cpp.llama_sampler_apply(chain.sampler, cur_p)
-        token = int(cur.candidates.data[cur.candidates.selected].id)
+            llama_cpp.llama_sampler_apply(chain.sampler, cur_p)
+            token = int(cur.candidates.data[cur.candidates.selected].id)
         if raw is not None:
             self.last_probs = logprobs_of(raw, token, n_probs)
         elif n_probs:
@@ -136,6 +149,13 @@ class LlamaCppSlot(EngineSlot):
             llama_cpp.llama_sampler_accept(grammar, token)
         chain.accept(token)
         return token
+
+    def _allows(self, grammar: llama_cpp.llama_sampler_p, token: int) -> bool:
+        """Whether ``grammar``, in its current state, allows ``token`` next (a one-candidate check)."""
+        self._one_data[0] = llama_cpp.llama_token_data(token, 1.0, 0.0)
+        self._one.size, self._one.selected, self._one.sorted = 1, -1, False
+        llama_cpp.llama_sampler_apply(grammar, ctypes.byref(self._one))
+        return bool(np.isfinite(self._one_data[0].logit))
 
 
 def _sampler_chain(llm: llama_cpp.Llama, params: SamplingParams, seed: int) -> LlamaSampler:
