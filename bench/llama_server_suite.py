@@ -164,6 +164,11 @@ def _ours_takes_template(value: str) -> bool:
     return value == "chatml" or "{{" in value or "{%" in value
 
 
+def _ours_takes_value(flag: str, value: str) -> bool:
+    """A llama-server option ours has only for some values: a chat template, a pooling type."""
+    return (flag == "--chat-template" and _ours_takes_template(value)) or (flag == "--pooling" and value in POOLING)
+
+
 def translate(argv: list[str]) -> tuple[list[str], list[str]]:
     """Our options for a llama-server command line, and the llama-server options dropped."""
     ours: list[str] = []
@@ -177,10 +182,7 @@ def translate(argv: list[str]) -> tuple[list[str], list[str]]:
         elif flag == "--chat-template-file" and i + 1 < len(argv):
             ours += [flag, str(Path(argv[i + 1]).resolve())]  # relative to the suite's folder, before the chdir
             i += 2
-        elif flag == "--chat-template" and i + 1 < len(argv) and _ours_takes_template(argv[i + 1]):
-            ours += [flag, argv[i + 1]]
-            i += 2
-        elif flag == "--pooling" and i + 1 < len(argv) and argv[i + 1] in POOLING:
+        elif i + 1 < len(argv) and _ours_takes_value(flag, argv[i + 1]):
             ours += [flag, argv[i + 1]]
             i += 2
         elif flag in SWITCHES:
