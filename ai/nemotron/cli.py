@@ -188,6 +188,7 @@ def engine_options(settings: ServerSettings) -> dict[str, Any]:
     options: dict[str, Any] = {"model": model, "n_ctx": settings.slot_context_size, "threads": settings.threads}
     if settings.engine == "llamacpp":
         options["gpu_layers"] = settings.gpu_layers
+        options["parallel"] = settings.parallel  # the slots decode together, as sequences of one context
     return options
 
 

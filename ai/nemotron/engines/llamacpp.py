@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import queue
 import random
 import threading
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from typing import Any
 
 import llama_cpp
 import numpy as np
-from llama_cpp._internals import LlamaSampler, LlamaTokenDataArray
+from llama_cpp._internals import LlamaContext, LlamaSampler, LlamaTokenDataArray
 from llama_cpp.llama_grammar import JSON_GBNF
 
 from ai.nemotron.constraints import Constraint
@@ -30,14 +31,18 @@ from ai.nemotron.engines.base import (
     EngineSlot,
     Pooling,
     SamplingParams,
+    TokenProbs,
     apply_logit_bias,
     logprobs_of,
     sampled_probs_of,
 )
 from ai.nemotron.engines.llamacpp_schema import schema_grammar
-from ai.nemotron.errors import ConstraintError
+from ai.nemotron.errors import ConstraintError, ContextOverflowError
 from ai.nemotron.gbnf import check_nesting, choice_grammar, regex_grammar
 
+PROMPT_BATCH = 512  # tokens per llama_decode: the prompt chunk size (llama.cpp's n_ubatch)
+LOOKAHEAD = 2  # tokens a stream is decoded ahead of its caller (see BatchDecoder._ready)
+MAIN_CONTEXT = 256  # the loading context's cells: it only tokenizes
 _FTYPE_NAMES = {
     value: name.removeprefix("LLAMA_FTYPE_").removeprefix("MOSTLY_")
     for name, value in vars(llama_cpp).items()
@@ -53,11 +58,14 @@ class CompiledGrammar:
 
 
 class LlamaCppSlot(EngineSlot):
-    def __init__(self, engine: LlamaCppEngine) -> None:
+    """One sequence (``seq_id``) of the engine's shared context: its KV cells, its sampler state."""
+
+    def __init__(self, engine: LlamaCppEngine, seq_id: int) -> None:
         super().__init__()
         self.engine = engine
-        self.llm = engine.new_context()
-        self._candidates = LlamaTokenDataArray(n_vocab=self.llm.n_vocab())
+        self.seq_id = seq_id
+        n_vocab = engine.main.n_vocab()
+        self._candidates = LlamaTokenDataArray(n_vocab=n_vocab)
         self._one_data = (llama_cpp.llama_token_data * 1)()  # one candidate: the grammar's check of a token
         self._one = llama_cpp.llama_token_data_array(data=self._one_data, size=1, selected=-1, sorted=False)
         self._probs: tuple[int, bool] = (0, False)  # the running request's (n_probs, post_sampling_probs)
@@ -70,47 +78,37 @@ class LlamaCppSlot(EngineSlot):
         constraint: CompiledGrammar | None,
         cancelled: threading.Event | None = None,
     ) -> Iterator[int]:
-        """llama-cpp-python's ``Llama.generate`` loop, with two differences.
-
-        The grammar is not in the sampler chain: llama.cpp's chain accepts whatever it drew, and the
-        grammar sampler throws a C++ exception (which aborts the process) on a token it does not allow,
-        which is what it draws when the grammar allows none. Here the grammar masks the candidates first,
-        and a grammar that leaves none is a ConstraintError. And the prompt is evaluated one batch at a
-        time (the same batches ``eval`` makes), so a cancelled request stops between batches.
-        """
-        llm = self.llm
+        """The request joins the engine's batch (:class:`BatchDecoder`): its prompt is evaluated in chunks
+        beside the other slots' tokens, then each next token is decoded in the same ``llama_decode`` as every
+        other slot's, as llama-server does. The cached prefix of this slot's sequence is kept, the rest of
+        its cells dropped. A token is decoded only when the caller asks for it (the iterator's next), so
+        nothing is computed past a stop; a cancelled request leaves the batch before its next step."""
+        decoder = self.engine.decoder
         reuse = self.common_prefix(prompt_tokens)
         self.last_cache_n = reuse
-        llm.n_tokens = reuse  # eval() drops every cached position from here on
-        self.cached_tokens = prompt_tokens[:reuse]
-        seed = params.seed if params.seed is not None else random.randrange(2**31)
-        chain = _sampler_chain(llm, params, seed)
         self._probs = (params.n_probs, params.post_sampling_probs)
         self._bias = params.logit_bias
         self.last_probs = None
+        seed = params.seed if params.seed is not None else random.randrange(2**31)
+        chain = _sampler_chain(self.engine.main, params, seed)
         grammar = self.engine.grammar_sampler(constraint.gbnf) if constraint is not None else None
+        request = decoder.start(self, prompt_tokens, reuse, chain, grammar)
         try:
-            pending = prompt_tokens[reuse:]
-            while len(pending) > llm.n_batch:
-                if cancelled is not None and cancelled.is_set():
-                    return
-                llm.eval(pending[: llm.n_batch])
-                pending = pending[llm.n_batch :]
             while True:
-                if cancelled is not None and cancelled.is_set():
+                token, probs = decoder.next(request, cancelled)
+                if token is None:
                     return
-                llm.eval(pending)
-                token = self._sample(chain, grammar)
+                self.last_probs = probs
                 yield token
-                pending = [token]
         finally:
+            self.cached_tokens = decoder.finish(request)
             chain.close()
             if grammar is not None:
                 llama_cpp.llama_sampler_free(grammar)
-            self.cached_tokens = [int(t) for t in llm.input_ids[: llm.n_tokens]]
 
-    def _sample(self, chain: LlamaSampler, grammar: llama_cpp.llama_sampler_p | None) -> int:
-        """What llama.cpp's ``common_sampler_sample`` does (llama-server's sampling), grammar included.
+    def sample(self, request: _Request, index: int) -> tuple[int, TokenProbs | None]:
+        """What llama.cpp's ``common_sampler_sample`` does (llama-server's sampling), grammar included, on
+        the logits of batch position ``index``.
 
         The chain samples first, unconstrained; the grammar then checks only the token drawn, and when it
         allows it that token stands (grammar-based rejection sampling: one grammar check per token instead
@@ -119,8 +117,9 @@ class LlamaCppSlot(EngineSlot):
         is a ConstraintError (llama.cpp's chain would take whatever it drew; its grammar sampler would abort
         the process on it). Greedy decoding gives the same tokens either way.
         """
-        llm, cur = self.llm, self._candidates
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(cur.n_vocab,))
+        chain, grammar, cur = request.chain, request.grammar, self._candidates
+        ctx = self.engine.decoder.ctx
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, index), shape=(cur.n_vocab,))
         if self._bias:
             logits = apply_logit_bias(logits, self._bias)
         n_probs, post_sampling = self._probs
@@ -133,22 +132,23 @@ class LlamaCppSlot(EngineSlot):
             cur.copy_logits(logits)
             llama_cpp.llama_sampler_apply(grammar, cur_p)
             if not np.isfinite(cur.candidates_data.logit).any():
-                done = self.engine.detokenize(list(llm.input_ids[self.last_cache_n : llm.n_tokens]))
+                done = self.engine.detokenize(request.evaluated[self.last_cache_n :])
                 raise ConstraintError(
                     "the grammar allows no token this model can produce next (after "
                     f"{done[-40:]!r}): it needs text no token spells, or it has no end"
                 )
             llama_cpp.llama_sampler_apply(chain.sampler, cur_p)
             token = int(cur.candidates.data[cur.candidates.selected].id)
+        probs = None
         if raw is not None:
-            self.last_probs = logprobs_of(raw, token, n_probs)
+            probs = logprobs_of(raw, token, n_probs)
         elif n_probs:
             kept = cur.candidates_data[: cur.candidates.size]
-            self.last_probs = sampled_probs_of(np.asarray(kept["id"]), np.asarray(kept["p"]), token, n_probs)
+            probs = sampled_probs_of(np.asarray(kept["id"]), np.asarray(kept["p"]), token, n_probs)
         if grammar is not None:
             llama_cpp.llama_sampler_accept(grammar, token)
         chain.accept(token)
-        return token
+        return token, probs
 
     def _allows(self, grammar: llama_cpp.llama_sampler_p, token: int) -> bool:
         """Whether ``grammar``, in its current state, allows ``token`` next (a one-candidate check)."""
@@ -156,6 +156,185 @@ class LlamaCppSlot(EngineSlot):
         self._one.size, self._one.selected, self._one.sorted = 1, -1, False
         llama_cpp.llama_sampler_apply(grammar, ctypes.byref(self._one))
         return bool(np.isfinite(self._one_data[0].logit))
+
+
+class _Request:
+    """One slot's generation inside the batch: what is left to evaluate, and what the caller waits for."""
+
+    def __init__(
+        self,
+        slot: LlamaCppSlot,
+        evaluated: list[int],
+        pending: list[int],
+        chain: LlamaSampler,
+        grammar: llama_cpp.llama_sampler_p | None,
+    ) -> None:
+        self.slot = slot
+        self.evaluated = evaluated  # the tokens in this sequence's KV cells, in order
+        self.pending = pending  # prompt tokens still to evaluate, then the last sampled token
+        self.chain = chain
+        self.grammar = grammar
+        self.wanted = False  # the caller asked for the next token (guarded by the decoder's lock)
+        self.streaming = False  # the prompt is done and the caller has taken a token: decode ahead
+        self.closed = False
+        self.results: queue.SimpleQueue[tuple[int, TokenProbs | None] | BaseException] = queue.SimpleQueue()
+
+
+class BatchDecoder:
+    """Continuous batching on one llama.cpp context, as llama-server's slots: every slot is a sequence id of
+    the context (``n_seq_max`` = slots, each with its own ``n_ctx`` cells: a non-unified KV cache), and one
+    thread runs ``llama_decode`` on a batch holding every waiting slot's next token plus prompt chunks, up to
+    PROMPT_BATCH tokens, generating slots first so that a long prompt never stalls the streams; then it
+    samples each slot whose last token was in the batch, on that token's logits.
+
+    A slot's request waits in :meth:`next`; the thread never decodes for a slot that has not asked, so no
+    token is computed past the caller's stop. :meth:`finish` waits until the thread no longer holds the
+    request and returns the tokens in the slot's cells (its prompt cache)."""
+
+    def __init__(self, engine: LlamaCppEngine, n_seq: int) -> None:
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = engine.n_ctx * n_seq
+        params.n_batch = params.n_ubatch = PROMPT_BATCH
+        params.n_seq_max = n_seq
+        params.kv_unified = False
+        params.n_threads = params.n_threads_batch = engine.threads
+        params.no_perf = True
+        self.context = LlamaContext(model=engine.main._model, params=params, verbose=False)
+        self.ctx = self.context.ctx
+        self.n_seq = n_seq
+        self.n_ctx_seq = engine.n_ctx  # each sequence's cells: decoding ahead never goes past them
+        self._batch = llama_cpp.llama_batch_init(PROMPT_BATCH, 0, 1)
+        self._lock = threading.Condition()
+        self._active: dict[int, _Request] = {}
+        self._busy: set[int] = set()  # sequences in the step being decoded
+        self._thread = threading.Thread(target=self._run, name="llama-batch", daemon=True)
+        self._thread.start()
+
+    def start(
+        self,
+        slot: LlamaCppSlot,
+        prompt: list[int],
+        reuse: int,
+        chain: LlamaSampler,
+        grammar: llama_cpp.llama_sampler_p | None,
+    ) -> _Request:
+        request = _Request(slot, prompt[:reuse], prompt[reuse:], chain, grammar)
+        with self._lock:
+            llama_cpp.llama_memory_seq_rm(self.context.memory, slot.seq_id, reuse, -1)
+            self._active[slot.seq_id] = request
+        return request
+
+    def next(self, request: _Request, cancelled: threading.Event | None) -> tuple[int | None, TokenProbs | None]:
+        """The request's next token and its probabilities; (None, None) once ``cancelled`` is set."""
+        if cancelled is not None and cancelled.is_set():
+            return None, None  # tokens decoded ahead are dropped with the request
+        with self._lock:
+            request.wanted = True
+            self._lock.notify_all()
+        while True:
+            try:
+                item = request.results.get(timeout=0.05)
+            except queue.Empty:
+                if cancelled is not None and cancelled.is_set():
+                    return None, None
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            return item
+
+    def finish(self, request: _Request) -> list[int]:
+        with self._lock:
+            request.closed = True
+            self._lock.wait_for(lambda: request.slot.seq_id not in self._busy)
+            if self._active.get(request.slot.seq_id) is request:
+                del self._active[request.slot.seq_id]
+            return list(request.evaluated)
+
+    def _ready(self) -> list[_Request]:
+        """Requests with tokens to evaluate whose caller has asked, or is at most LOOKAHEAD tokens behind:
+        a stream is decoded ahead of its caller so that every stream joins every step (waiting for each
+        caller to ask would split the batch); what is decoded past a stop is at most LOOKAHEAD tokens."""
+        return [
+            r
+            for r in self._active.values()
+            if r.pending
+            and not r.closed
+            and (r.wanted or (r.streaming and r.results.qsize() < LOOKAHEAD and len(r.evaluated) + 1 < self.n_ctx_seq))
+        ]
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._lock.wait_for(self._ready)
+                self._refuse_past_context()
+                ready = sorted(self._ready(), key=lambda r: len(r.pending) > 1)  # streams before prompts
+                plan = self._fill(ready)
+                self._busy = {r.slot.seq_id for r, _ in plan}
+            try:
+                self._step(plan)
+            finally:
+                with self._lock:
+                    self._busy = set()
+                    self._lock.notify_all()
+
+    def _refuse_past_context(self) -> None:
+        """A request asking for a token its sequence has no cell for gets a ContextOverflowError (the
+        generation loop stops before that; this keeps one request's overflow from failing the whole batch)."""
+        for r in self._ready():
+            if len(r.evaluated) + len(r.pending) > self.n_ctx_seq:
+                r.wanted = False
+                r.results.put(
+                    ContextOverflowError(
+                        f"the slot's context of {self.n_ctx_seq} tokens is full",
+                        n_prompt_tokens=len(r.evaluated),
+                        n_ctx=self.n_ctx_seq,
+                    )
+                )
+
+    def _fill(self, ready: list[_Request]) -> list[tuple[_Request, int]]:
+        """Write the batch: each request's pending tokens (as many as fit), logits at a request's last one."""
+        batch, n, plan = self._batch, 0, []
+        for request in ready:
+            take = min(len(request.pending), PROMPT_BATCH - n)
+            if take <= 0:
+                break
+            for j, token in enumerate(request.pending[:take]):
+                batch.token[n] = token
+                batch.pos[n] = len(request.evaluated) + j
+                batch.n_seq_id[n] = 1
+                batch.seq_id[n][0] = request.slot.seq_id
+                batch.logits[n] = j == take - 1 and take == len(request.pending)
+                n += 1
+            plan.append((request, take))
+        batch.n_tokens = n
+        return plan
+
+    def _step(self, plan: list[tuple[_Request, int]]) -> None:
+        code = llama_cpp.llama_decode(self.ctx, self._batch)
+        if code != 0:
+            for request, _ in plan:
+                llama_cpp.llama_memory_seq_rm(self.context.memory, request.slot.seq_id, len(request.evaluated), -1)
+                with self._lock:
+                    request.wanted = False
+                request.results.put(RuntimeError(f"llama_decode returned {code}"))
+            return
+        index = 0
+        for request, take in plan:
+            request.evaluated += request.pending[:take]
+            request.pending = request.pending[take:]
+            index += take
+            if request.pending:
+                continue  # a prompt chunk: more of it next step
+            try:
+                token, probs = request.slot.sample(request, index - 1)
+            except Exception as exc:  # a grammar with no way on: the request's error, not the thread's
+                request.results.put(exc)
+                continue
+            with self._lock:
+                request.wanted = False
+                request.streaming = True
+            request.pending = [token]
+            request.results.put((token, probs))
 
 
 def _sampler_chain(llm: llama_cpp.Llama, params: SamplingParams, seed: int) -> LlamaSampler:
@@ -183,10 +362,18 @@ def _sampler_chain(llm: llama_cpp.Llama, params: SamplingParams, seed: int) -> L
 class LlamaCppEngine(Engine):
     name = "llamacpp"
 
-    def __init__(self, model: str, n_ctx: int, gpu_layers: int = 0, threads: int | None = None) -> None:
+    def __init__(
+        self, model: str, n_ctx: int, gpu_layers: int = 0, threads: int | None = None, parallel: int | None = None
+    ) -> None:
+        """``n_ctx``: each slot's context. ``parallel``: the slots (sequences of the one batched context),
+        allocated at load; None: as many as :meth:`new_slot` made before the first generation."""
         if not Path(model).is_file():
             raise FileNotFoundError(f"GGUF model file not found: {model}")
         super().__init__(model, n_ctx)
+        self.parallel = parallel
+        self._decoder: BatchDecoder | None = None
+        self._decoder_lock = threading.Lock()
+        self._slots = 0
         self.gpu_layers = gpu_layers
         self.threads = threads or max(1, min(os.cpu_count() or 1, 8))
         self._main: llama_cpp.Llama | None = None
@@ -195,10 +382,12 @@ class LlamaCppEngine(Engine):
         self._embed_lock = threading.Lock()
 
     def new_context(self) -> llama_cpp.Llama:
+        """The model and a small context of its own: tokenizer, vocabulary and metadata (the slots decode in
+        the :class:`BatchDecoder`'s context)."""
         return llama_cpp.Llama(
             model_path=self.model_path,
-            n_ctx=self.n_ctx,
-            n_batch=min(512, self.n_ctx),
+            n_ctx=MAIN_CONTEXT,
+            n_batch=MAIN_CONTEXT,
             n_threads=self.threads,
             n_gpu_layers=self.gpu_layers,
             verbose=False,
@@ -212,6 +401,8 @@ class LlamaCppEngine(Engine):
 
     def load(self) -> None:
         self._main = self.new_context()
+        if self.parallel is not None:
+            self._decoder = BatchDecoder(self, self.parallel)
         vocab = self._main._model.vocab
         pieces = []
         buf = (llama_cpp.ctypes.c_char * 256)()
@@ -285,8 +476,21 @@ class LlamaCppEngine(Engine):
             *add_eos,
         ]
 
+    @property
+    def decoder(self) -> BatchDecoder:
+        """The batched context, made on first use for the slots made so far when ``parallel`` was None."""
+        with self._decoder_lock:
+            if self._decoder is None:
+                self._decoder = BatchDecoder(self, max(self._slots, 1))
+            return self._decoder
+
     def new_slot(self) -> LlamaCppSlot:
-        return LlamaCppSlot(self)
+        """The next slot: a sequence of the batched context; a ValueError once the context has no more."""
+        n_seq = self._decoder.n_seq if self._decoder is not None else None
+        if n_seq is not None and self._slots >= n_seq:
+            raise ValueError(f"the llamacpp engine's context holds {n_seq} slot(s) (--parallel)")
+        self._slots += 1
+        return LlamaCppSlot(self, self._slots - 1)
 
     def tokenize(self, text: str, *, add_special: bool, parse_special: bool = True) -> list[int]:
         return self.main.tokenize(text.encode("utf-8"), add_bos=add_special, special=parse_special)
