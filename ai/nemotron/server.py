@@ -314,7 +314,7 @@ class Generation:
                     probs=self.probs,
                 )
 
-            return await run_in_thread(work, self.cancelled)
+            return await run_in_thread(work, self.cancelled, self.state.pool.executor)
 
     def stream(
         self,

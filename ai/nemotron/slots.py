@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -23,6 +24,9 @@ class SlotPool:
     def __init__(self, slots: list[EngineSlot]) -> None:
         self.slots = slots
         self._free = list(slots)
+        # one worker thread per slot: every slot can generate at once (the default executor has only
+        # cpu_count + 4 threads, which would keep slots of a wide --parallel out of the batch)
+        self.executor = ThreadPoolExecutor(max_workers=max(1, len(slots)), thread_name_prefix="slot")
         self._cond = asyncio.Condition()
         self.deferred = 0  # requests waiting for a slot
 
@@ -70,10 +74,11 @@ class Abandoned(Exception):
     """The request was abandoned (its client left) while it waited for a slot."""
 
 
-async def run_in_thread(fn: Callable[[], T], cancelled: threading.Event) -> T:
-    """Run ``fn`` in a worker thread; if the caller is cancelled, signal ``cancelled`` and still wait
-    for the thread to finish before re-raising, so the slot it uses is never handed out mid-request."""
-    future = asyncio.get_running_loop().run_in_executor(None, fn)
+async def run_in_thread(fn: Callable[[], T], cancelled: threading.Event, executor: Executor | None = None) -> T:
+    """Run ``fn`` in a worker thread of ``executor`` (default: the loop's); if the caller is cancelled, signal
+    ``cancelled`` and still wait for the thread to finish before re-raising, so the slot it uses is never
+    handed out mid-request."""
+    future = asyncio.get_running_loop().run_in_executor(executor, fn)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:

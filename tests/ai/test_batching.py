@@ -14,11 +14,21 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
+from ai.nemotron.constraints import Constraint
 from ai.nemotron.engines.base import SamplingParams
 from ai.nemotron.engines.llamacpp import LlamaCppEngine, LlamaCppSlot
 from ai.nemotron.generation import run_completion
 
 GREEDY = SamplingParams(temperature=0.0)
+RISK_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "risk_score": {"type": "integer", "minimum": 0, "maximum": 100},
+        "risk_level": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
+        "summary": {"type": "string", "maxLength": 80},
+    },
+    "required": ["risk_score", "risk_level", "summary"],
+}
 TOPICS = ["cats", "the sea", "a red car", "winter"]
 
 
@@ -141,3 +151,33 @@ def test_each_slot_keeps_its_own_prompt_cache(engine: LlamaCppEngine, slots: lis
     generate(engine, slots[3], prompt(engine, TOPICS[3]), 4)  # another slot: leaves slot 2's cells alone
     result = run_completion(engine, slots[2], [*first, 42], n_predict=4, stop=[], params=GREEDY)
     assert result.tokens_cached == len(first)
+
+
+@pytest.mark.parametrize(
+    "constraint",
+    [
+        Constraint(kind="json_schema", value=RISK_SCHEMA),
+        Constraint(kind="regex", value=r"risk=(low|medium|high|critical), score=[0-9]{1,2}"),
+        Constraint(kind="choice", value=["a stranger at the door", "a delivery", "nothing"]),
+    ],
+)
+def test_greedy_grammar_checks_give_the_tokens_of_masking_first(
+    engine: LlamaCppEngine, slots: list[LlamaCppSlot], constraint: Constraint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Greedy constrained decoding checks the likeliest tokens one by one (and the drawn one first, as
+    llama.cpp's rejection sampling); masking the whole vocabulary first must give the same answer."""
+    compiled = engine.compile_constraint(constraint)
+    tokens = engine.tokenize(
+        "<|im_start|>user\nA man in a hoodie tried the back door at 3am. Rate it.<|im_end|>\n<|im_start|>assistant\n",
+        add_special=True,
+    )
+
+    def answer() -> list[int]:
+        return run_completion(
+            engine, slots[0], tokens, n_predict=60, stop=[], params=GREEDY, constraint=compiled
+        ).tokens
+
+    fast = answer()
+    monkeypatch.setattr(LlamaCppSlot, "_likeliest_allowed", lambda *a: None)
+    monkeypatch.setattr(LlamaCppSlot, "_allows", lambda *a: False)  # every step masks the vocabulary
+    assert answer() == fast and fast

@@ -41,6 +41,7 @@ from ai.nemotron.errors import ConstraintError, ContextOverflowError
 from ai.nemotron.gbnf import check_nesting, choice_grammar, regex_grammar
 
 PROMPT_BATCH = 512  # tokens per llama_decode: the prompt chunk size (llama.cpp's n_ubatch)
+GREEDY_CANDIDATES = 64  # likeliest tokens a greedy grammar step checks one by one before masking everything
 LOOKAHEAD = 2  # tokens a stream is decoded ahead of its caller (see BatchDecoder._ready)
 MAIN_CONTEXT = 256  # the loading context's cells: it only tokenizes
 _FTYPE_NAMES = {
@@ -70,6 +71,7 @@ class LlamaCppSlot(EngineSlot):
         self._one = llama_cpp.llama_token_data_array(data=self._one_data, size=1, selected=-1, sorted=False)
         self._probs: tuple[int, bool] = (0, False)  # the running request's (n_probs, post_sampling_probs)
         self._bias: tuple[tuple[int, float], ...] = ()  # the running request's logit_bias
+        self._greedy = False  # the running request decodes greedily (see _likeliest_allowed)
 
     def generate(
         self,
@@ -88,6 +90,8 @@ class LlamaCppSlot(EngineSlot):
         self.last_cache_n = reuse
         self._probs = (params.n_probs, params.post_sampling_probs)
         self._bias = params.logit_bias
+        # greedy with nothing in the chain that changes the logits: the grammar can be checked token by token
+        self._greedy = params.temperature == 0.0 and params.repeat_penalty == 1.0
         self.last_probs = None
         seed = params.seed if params.seed is not None else random.randrange(2**31)
         chain = _sampler_chain(self.engine.main, params, seed)
@@ -129,6 +133,10 @@ class LlamaCppSlot(EngineSlot):
         llama_cpp.llama_sampler_apply(chain.sampler, cur_p)
         token = int(cur.candidates.data[cur.candidates.selected].id)
         if grammar is not None and not self._allows(grammar, token):
+            fallback = self._likeliest_allowed(grammar, logits) if self._greedy else None
+            if fallback is not None:
+                token = fallback
+        if grammar is not None and not self._allows(grammar, token):
             cur.copy_logits(logits)
             llama_cpp.llama_sampler_apply(grammar, cur_p)
             if not np.isfinite(cur.candidates_data.logit).any():
@@ -149,6 +157,16 @@ class LlamaCppSlot(EngineSlot):
             llama_cpp.llama_sampler_accept(grammar, token)
         chain.accept(token)
         return token, probs
+
+    def _likeliest_allowed(self, grammar: llama_cpp.llama_sampler_p, logits: np.ndarray) -> int | None:
+        """Greedy decoding's answer under the grammar without masking the whole vocabulary: the likeliest of
+        the GREEDY_CANDIDATES likeliest tokens that the grammar allows (one cheap check each), or None when
+        it allows none of them (then the whole vocabulary is masked). The same token as masking first."""
+        top = np.argpartition(-logits, GREEDY_CANDIDATES)[:GREEDY_CANDIDATES]
+        for token in top[np.argsort(-logits[top], kind="stable")]:
+            if self._allows(grammar, int(token)):
+                return int(token)
+        return None
 
     def _allows(self, grammar: llama_cpp.llama_sampler_p, token: int) -> bool:
         """Whether ``grammar``, in its current state, allows ``token`` next (a one-candidate check)."""
