@@ -10,7 +10,13 @@ from ai.nemotron.generation import CompletionResult
 
 
 class ServerMetrics:
-    def __init__(self, processing: Callable[[], int], deferred: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        processing: Callable[[], int],
+        deferred: Callable[[], int],
+        decode_counts: Callable[[], tuple[int, int]] = lambda: (0, 0),
+    ) -> None:
+        """``decode_counts``: the engine's (llama_decode calls, sequences they held in all)."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.prompt_tokens = Counter("llamacpp:prompt_tokens", "Number of prompt tokens processed.", registry=r)
@@ -37,6 +43,16 @@ class ServerMetrics:
         processing_gauge.set_function(processing)
         deferred_gauge = Gauge("llamacpp:requests_deferred", "Requests waiting for a slot.", registry=r)
         deferred_gauge.set_function(deferred)
+        decodes = Gauge(
+            "llamacpp:n_decode_total",
+            "Total number of llama_decode() calls (one per batch of every slot's tokens).",
+            registry=r,
+        )
+        decodes.set_function(lambda: decode_counts()[0])
+        per_decode = Gauge(
+            "llamacpp:n_busy_slots_per_decode", "Average number of busy slots per llama_decode() call.", registry=r
+        )
+        per_decode.set_function(lambda: decode_counts()[1] / max(decode_counts()[0], 1))
 
     def observe(self, result: CompletionResult, seconds: float) -> None:
         t = result.timings

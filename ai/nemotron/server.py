@@ -95,7 +95,7 @@ class ServerState:
         self.status = "loading"  # loading | ready | error
         self.load_error = ""
         self.pool = SlotPool([])
-        self.metrics = ServerMetrics(lambda: self.pool.processing, lambda: self.pool.deferred)
+        self.metrics = ServerMetrics(lambda: self.pool.processing, lambda: self.pool.deferred, engine.decode_counts)
         self.created = int(time.time())
         self.model_id = settings.alias or engine.model_name  # --alias, else the file name
         self.fingerprint = system_fingerprint()

@@ -7,10 +7,12 @@ its own prompt cache."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import llama_cpp
 import pytest
 
@@ -18,6 +20,7 @@ from ai.nemotron.constraints import Constraint
 from ai.nemotron.engines.base import SamplingParams
 from ai.nemotron.engines.llamacpp import LlamaCppEngine, LlamaCppSlot
 from ai.nemotron.generation import run_completion
+from ai.nemotron.launch import ServerProcess
 
 GREEDY = SamplingParams(temperature=0.0)
 RISK_SCHEMA = {
@@ -181,3 +184,29 @@ def test_greedy_grammar_checks_give_the_tokens_of_masking_first(
     monkeypatch.setattr(LlamaCppSlot, "_likeliest_allowed", lambda *a: None)
     monkeypatch.setattr(LlamaCppSlot, "_allows", lambda *a: False)  # every step masks the vocabulary
     assert answer() == fast and fast
+
+
+def test_metrics_show_the_slots_decoding_together() -> None:
+    """llama-server's ``n_decode_total`` and ``n_busy_slots_per_decode``: four concurrent requests of 48
+    tokens take about 48 decode calls, not 4 x 48."""
+
+    def value(text: str, name: str) -> float:
+        match = re.search(rf"^llamacpp:{name} (\S+)$", text, re.MULTILINE)
+        assert match, name
+        return float(match.group(1))
+
+    server = ServerProcess("--parallel", "4", "--ctx-size", "2048")
+    with server, httpx.Client(base_url=server.url, timeout=120) as c:
+        before = value(c.get("/metrics").text, "n_decode_total")
+
+        def ask(i: int) -> Callable[[], None]:
+            def run() -> None:
+                body = {"prompt": f"Story {i}:", "n_predict": 48, "temperature": 0, "ignore_eos": True}
+                assert c.post("/completion", json=body).json()["tokens_predicted"] == 48
+
+            return run
+
+        in_threads(*(ask(i) for i in range(4)))
+        metrics = c.get("/metrics").text
+        assert value(metrics, "n_decode_total") - before < 2 * 49
+        assert value(metrics, "n_busy_slots_per_decode") > 1.5

@@ -206,6 +206,11 @@ class Engine(ABC):
         """The spec's /health fields: device, cuda_available, vram_used_gb, quantization,
         quantization_details, attention_implementation, flash_attention_available."""
 
+    def decode_counts(self) -> tuple[int, int]:
+        """(llama_decode calls, sequences they held in all): llama-server's ``n_decode_total`` and the sum
+        behind ``n_busy_slots_per_decode``; (0, 0) for an engine that does not batch its slots."""
+        return 0, 0
+
     @functools.cached_property
     def end_of_generation_tokens(self) -> tuple[int, ...]:
         """Every end-of-generation token id (EOS, EOT, ...): what ``ignore_eos`` bans. Needs the model loaded."""

@@ -42,7 +42,7 @@ from ai.nemotron.gbnf import check_nesting, choice_grammar, regex_grammar
 
 PROMPT_BATCH = 512  # tokens per llama_decode: the prompt chunk size (llama.cpp's n_ubatch)
 GREEDY_CANDIDATES = 64  # likeliest tokens a greedy grammar step checks one by one before masking everything
-LOOKAHEAD = 2  # tokens a stream is decoded ahead of its caller (see BatchDecoder._ready)
+LOOKAHEAD = 4  # tokens a stream is decoded ahead of its caller (see BatchDecoder._ready)
 MAIN_CONTEXT = 256  # the loading context's cells: it only tokenizes
 _FTYPE_NAMES = {
     value: name.removeprefix("LLAMA_FTYPE_").removeprefix("MOSTLY_")
@@ -225,6 +225,8 @@ class BatchDecoder:
         self._lock = threading.Condition()
         self._active: dict[int, _Request] = {}
         self._busy: set[int] = set()  # sequences in the step being decoded
+        self.n_decode = 0  # llama_decode calls, and the sequences they held in all (for /metrics)
+        self.n_busy_slots = 0
         self._thread = threading.Thread(target=self._run, name="llama-batch", daemon=True)
         self._thread.start()
 
@@ -329,6 +331,8 @@ class BatchDecoder:
 
     def _step(self, plan: list[tuple[_Request, int]]) -> None:
         code = llama_cpp.llama_decode(self.ctx, self._batch)
+        self.n_decode += 1
+        self.n_busy_slots += len(plan)
         if code != 0:
             for request, _ in plan:
                 llama_cpp.llama_memory_seq_rm(self.context.memory, request.slot.seq_id, len(request.evaluated), -1)
@@ -501,6 +505,10 @@ class LlamaCppEngine(Engine):
             if self._decoder is None:
                 self._decoder = BatchDecoder(self, max(self._slots, 1))
             return self._decoder
+
+    def decode_counts(self) -> tuple[int, int]:
+        decoder = self._decoder
+        return (decoder.n_decode, decoder.n_busy_slots) if decoder is not None else (0, 0)
 
     def new_slot(self) -> LlamaCppSlot:
         """The next slot: a sequence of the batched context; a ValueError once the context has no more."""
