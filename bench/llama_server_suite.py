@@ -150,7 +150,7 @@ MAPPED_FLAGS = {
     "--api-key": "--api-key", "--threads": "--threads", "-t": "--threads",
     "--n-gpu-layers": "--gpu-layers", "-ngl": "--gpu-layers", "--n-predict": "--n-predict", "-n": "--n-predict",
     "--temp": "--temp", "--seed": "--seed", "--alias": "--alias", "--reasoning-format": "--reasoning-format",
-    "--embd-normalize": "--embd-normalize",
+    "--embd-normalize": "--embd-normalize", "--tags": "--tags",
 }  # fmt: skip
 # llama-server switches ours has under the same name
 SWITCHES = {"--slots", "--no-slots", "--verbose", "--jinja", "--embedding", "--embeddings", "--reranking", "--rerank"}

@@ -73,8 +73,13 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         help="largest request body accepted; larger is a 413 (NEMOTRON_MAX_BODY_BYTES)",
     )
     p.add_argument(
-        "--alias", "-a", default=env.alias, help="model id reported by /v1/models and in answers (NEMOTRON_ALIAS)"
+        "--alias",
+        "-a",
+        default=env.alias,
+        help="model id reported by /v1/models and in answers; several comma-separated names are aliases, the "
+        "first in sorted order is the id (NEMOTRON_ALIAS)",
     )
+    p.add_argument("--tags", default=env.tags, help="comma-separated labels /v1/models reports (NEMOTRON_TAGS)")
     p.add_argument(
         "--seed", "-s", type=int, default=env.seed, help="seed of requests that give none; -1: random (NEMOTRON_SEED)"
     )
@@ -165,6 +170,7 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         "n_predict": args.n_predict,
         "max_body_bytes": args.max_body_bytes,
         "alias": args.alias,
+        "tags": args.tags,
         "seed": args.seed,
         "temperature": args.temp,
         "reasoning_format": args.reasoning_format,

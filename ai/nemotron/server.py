@@ -97,7 +97,8 @@ class ServerState:
         self.pool = SlotPool([])
         self.metrics = ServerMetrics(lambda: self.pool.processing, lambda: self.pool.deferred, engine.decode_counts)
         self.created = int(time.time())
-        self.model_id = settings.alias or engine.model_name  # --alias, else the file name
+        # --alias (the first of its names in sorted order, as llama-server), else the file name
+        self.model_id = settings.aliases[0] if settings.aliases else engine.model_name
         self.fingerprint = system_fingerprint()
         self.pooling: Pooling | None = None  # the embeddings' pooling in effect, with --embedding
 
@@ -718,6 +719,8 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             "data": [
                 {
                     "id": state.model_id,
+                    "aliases": settings.aliases,
+                    "tags": settings.tag_list,
                     "object": "model",
                     "created": state.created,
                     "owned_by": "llamacpp",

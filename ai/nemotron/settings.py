@@ -45,7 +45,8 @@ class ServerSettings(BaseSettings):
     threads: int | None = Field(default=None, ge=1)
     n_predict: int = Field(default=-1, ge=-1)  # token limit of requests that set none; -1: none
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
-    alias: str | None = Field(default=None, min_length=1)  # the model id in /v1/models and in answers
+    alias: str | None = Field(default=None, min_length=1)  # the model id (comma-separated: several names)
+    tags: str | None = None  # comma-separated labels /v1/models reports (llama-server --tags)
     seed: int = Field(default=-1, ge=-1, le=2**32 - 1)  # default seed of a request without one; -1: random
     temperature: float = Field(default=0.8, ge=0.0)  # default temperature of a request without one
     reasoning_format: ReasoningFormat = "auto"  # default of chat requests without reasoning_format
@@ -60,6 +61,16 @@ class ServerSettings(BaseSettings):
     @classmethod
     def _template_compiles(cls, value: str | None) -> str | None:
         return None if value is None else resolve_template(value)
+
+    @property
+    def aliases(self) -> list[str]:
+        """The ``--alias`` names, sorted and unique (llama-server keeps them in a std::set; the first is the
+        model id)."""
+        return sorted({name.strip() for name in (self.alias or "").split(",") if name.strip()})
+
+    @property
+    def tag_list(self) -> list[str]:
+        return sorted({tag.strip() for tag in (self.tags or "").split(",") if tag.strip()})
 
     @property
     def slot_context_size(self) -> int:

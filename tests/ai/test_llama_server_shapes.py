@@ -505,3 +505,18 @@ def test_ignore_eos_bans_every_end_token_and_generates_to_the_limit(client: http
     assert all(entry["bias"] is None for entry in banned) and set(im_end) <= {e["token"] for e in banned}
     given = client.post("/completion", json={**body, "n_predict": 1, "logit_bias": [[im_end[0], -2.5]]}).json()
     assert given["generation_settings"]["logit_bias"] == [{"bias": -2.5, "token": im_end[0]}]
+
+
+def test_several_aliases_and_tags_as_llama_server() -> None:
+    """``--alias a,b,c``: every name in ``aliases``, the first in sorted order is the id used in answers;
+    ``--tags`` are listed as given (sorted, unique)."""
+    server = ServerProcess("--alias", "tinyllama-2,fim,code", "--tags", "chat,fim,small,chat", "--ctx-size", "1024")
+    with server, httpx.Client(base_url=server.url, timeout=120) as c:
+        (model,) = c.get("/v1/models").json()["data"]
+        assert model["id"] == "code" and model["aliases"] == ["code", "fim", "tinyllama-2"]
+        assert model["tags"] == ["chat", "fim", "small"]
+        assert chat(c, max_tokens=1)["model"] == "code"
+    plain = ServerProcess("--ctx-size", "1024")
+    with plain, httpx.Client(base_url=plain.url, timeout=120) as c:
+        (model,) = c.get("/v1/models").json()["data"]
+        assert model["aliases"] == [] and model["tags"] == [] and model["id"].startswith("SmolLM2")
