@@ -153,7 +153,17 @@ MAPPED_FLAGS = {
     "--embd-normalize": "--embd-normalize", "--tags": "--tags",
 }  # fmt: skip
 # llama-server switches ours has under the same name
-SWITCHES = {"--slots", "--no-slots", "--verbose", "--jinja", "--embedding", "--embeddings", "--reranking", "--rerank"}
+SWITCHES = {
+    "--slots",
+    "--no-slots",
+    "--verbose",
+    "--jinja",
+    "--embedding",
+    "--embeddings",
+    "--reranking",
+    "--rerank",
+    "--kv-unified",
+}
 POOLING = {"none", "mean", "cls", "last", "rank"}
 # flags that match our fixed behaviour, so dropping them changes nothing
 HARMLESS_FLAGS = {"--no-jinja", "--offline", "--cont-batching", "--no-ui"}

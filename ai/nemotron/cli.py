@@ -79,6 +79,14 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         help="model id reported by /v1/models and in answers; several comma-separated names are aliases, the "
         "first in sorted order is the id (NEMOTRON_ALIAS)",
     )
+    p.add_argument(
+        "--kv-unified",
+        "-kvu",
+        action=argparse.BooleanOptionalAction,
+        default=env.kv_unified,
+        help="the slots share one pool of --ctx-size KV cells, each may use it all; a request that finds the "
+        "pool full is a 500 'context size has been exceeded' (NEMOTRON_KV_UNIFIED)",
+    )
     p.add_argument("--tags", default=env.tags, help="comma-separated labels /v1/models reports (NEMOTRON_TAGS)")
     p.add_argument(
         "--seed", "-s", type=int, default=env.seed, help="seed of requests that give none; -1: random (NEMOTRON_SEED)"
@@ -171,6 +179,7 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         "max_body_bytes": args.max_body_bytes,
         "alias": args.alias,
         "tags": args.tags,
+        "kv_unified": args.kv_unified,
         "seed": args.seed,
         "temperature": args.temp,
         "reasoning_format": args.reasoning_format,
@@ -195,6 +204,7 @@ def engine_options(settings: ServerSettings) -> dict[str, Any]:
     if settings.engine == "llamacpp":
         options["gpu_layers"] = settings.gpu_layers
         options["parallel"] = settings.parallel  # the slots decode together, as sequences of one context
+        options["kv_unified"] = settings.kv_unified
     return options
 
 

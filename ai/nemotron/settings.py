@@ -47,6 +47,7 @@ class ServerSettings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     alias: str | None = Field(default=None, min_length=1)  # the model id (comma-separated: several names)
     tags: str | None = None  # comma-separated labels /v1/models reports (llama-server --tags)
+    kv_unified: bool = False  # the slots share one pool of --ctx-size KV cells (llama-server --kv-unified)
     seed: int = Field(default=-1, ge=-1, le=2**32 - 1)  # default seed of a request without one; -1: random
     temperature: float = Field(default=0.8, ge=0.0)  # default temperature of a request without one
     reasoning_format: ReasoningFormat = "auto"  # default of chat requests without reasoning_format
@@ -74,8 +75,9 @@ class ServerSettings(BaseSettings):
 
     @property
     def slot_context_size(self) -> int:
-        """Each slot's context, as llama-server divides --ctx-size among --parallel slots."""
-        return self.context_size // self.parallel
+        """Each slot's context, as llama-server divides --ctx-size among --parallel slots; with --kv-unified
+        the slots share all --ctx-size cells and each may use them all."""
+        return self.context_size if self.kv_unified else self.context_size // self.parallel
 
     @model_validator(mode="after")
     def _slots_fit(self) -> ServerSettings:

@@ -19,6 +19,7 @@ import pytest
 from ai.nemotron.constraints import Constraint
 from ai.nemotron.engines.base import SamplingParams
 from ai.nemotron.engines.llamacpp import LlamaCppEngine, LlamaCppSlot
+from ai.nemotron.errors import ServerError
 from ai.nemotron.generation import run_completion
 from ai.nemotron.launch import ServerProcess
 
@@ -210,3 +211,32 @@ def test_metrics_show_the_slots_decoding_together() -> None:
         metrics = c.get("/metrics").text
         assert value(metrics, "n_decode_total") - before < 2 * 49
         assert value(metrics, "n_busy_slots_per_decode") > 1.5
+
+
+def test_a_unified_cache_is_shared_and_idle_caches_make_room(model_path: Path) -> None:
+    """``--kv-unified``: the slots share one pool of cells, each may use it all. A request that finds the pool
+    held by an idle slot's prompt cache evicts it; two running requests that outgrow the pool get llama-server's
+    'context size has been exceeded'."""
+    engine = LlamaCppEngine(str(model_path), n_ctx=256, threads=2, parallel=2, kv_unified=True)
+    engine.load()
+    pool = llama_cpp.llama_n_ctx(engine.decoder.ctx)
+    first, second = engine.new_slot(), engine.new_slot()
+    long_a = engine.tokenize("alpha " * (pool * 2 // 3), add_special=True)[: pool * 2 // 3]
+    long_b = engine.tokenize("bravo " * (pool * 2 // 3), add_special=True)[: pool * 2 // 3]
+    generate(engine, first, long_a, 4)
+    assert len(first.cached_tokens) >= len(long_a)
+    assert len(generate(engine, second, long_b, 4)) == 4  # the pool could not hold both: the idle cache went
+    assert first.cached_tokens == []
+    errors: list[str] = []
+
+    def run(slot: LlamaCppSlot, tokens: list[int]) -> Callable[[], None]:
+        def job() -> None:
+            try:
+                run_completion(engine, slot, tokens[: pool // 2], n_predict=pool, stop=[], params=GREEDY)
+            except ServerError as exc:
+                errors.append(exc.message)
+
+        return job
+
+    in_threads(run(first, long_a), run(second, long_b))
+    assert errors and all("context size has been exceeded" in e for e in errors)

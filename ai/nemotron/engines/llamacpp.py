@@ -37,7 +37,7 @@ from ai.nemotron.engines.base import (
     sampled_probs_of,
 )
 from ai.nemotron.engines.llamacpp_schema import schema_grammar
-from ai.nemotron.errors import ConstraintError, ContextOverflowError
+from ai.nemotron.errors import ConstraintError, ContextOverflowError, ServerError
 from ai.nemotron.gbnf import check_nesting, choice_grammar, regex_grammar
 
 PROMPT_BATCH = 512  # tokens per llama_decode: the prompt chunk size (llama.cpp's n_ubatch)
@@ -86,8 +86,6 @@ class LlamaCppSlot(EngineSlot):
         its cells dropped. A token is decoded only when the caller asks for it (the iterator's next), so
         nothing is computed past a stop; a cancelled request leaves the batch before its next step."""
         decoder = self.engine.decoder
-        reuse = self.common_prefix(prompt_tokens)
-        self.last_cache_n = reuse
         self._probs = (params.n_probs, params.post_sampling_probs)
         self._bias = params.logit_bias
         # greedy with nothing in the chain that changes the logits: the grammar can be checked token by token
@@ -96,7 +94,7 @@ class LlamaCppSlot(EngineSlot):
         seed = params.seed if params.seed is not None else random.randrange(2**31)
         chain = _sampler_chain(self.engine.main, params, seed)
         grammar = self.engine.grammar_sampler(constraint.gbnf) if constraint is not None else None
-        request = decoder.start(self, prompt_tokens, reuse, chain, grammar)
+        request = decoder.start(self, prompt_tokens, chain, grammar)
         try:
             while True:
                 token, probs = decoder.next(request, cancelled)
@@ -211,10 +209,10 @@ class BatchDecoder:
 
     def __init__(self, engine: LlamaCppEngine, n_seq: int) -> None:
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = engine.n_ctx * n_seq
+        params.n_ctx = engine.n_ctx if engine.kv_unified else engine.n_ctx * n_seq
         params.n_batch = params.n_ubatch = PROMPT_BATCH
         params.n_seq_max = n_seq
-        params.kv_unified = False
+        params.kv_unified = engine.kv_unified
         params.n_threads = params.n_threads_batch = engine.threads
         params.no_perf = True
         self.context = LlamaContext(model=engine.main._model, params=params, verbose=False)
@@ -224,6 +222,7 @@ class BatchDecoder:
         self._batch = llama_cpp.llama_batch_init(PROMPT_BATCH, 0, 1)
         self._lock = threading.Condition()
         self._active: dict[int, _Request] = {}
+        self._slots: dict[int, LlamaCppSlot] = {}  # every slot that has generated, by sequence id
         self._busy: set[int] = set()  # sequences in the step being decoded
         self.n_decode = 0  # llama_decode calls, and the sequences they held in all (for /metrics)
         self.n_busy_slots = 0
@@ -231,15 +230,15 @@ class BatchDecoder:
         self._thread.start()
 
     def start(
-        self,
-        slot: LlamaCppSlot,
-        prompt: list[int],
-        reuse: int,
-        chain: LlamaSampler,
-        grammar: llama_cpp.llama_sampler_p | None,
+        self, slot: LlamaCppSlot, prompt: list[int], chain: LlamaSampler, grammar: llama_cpp.llama_sampler_p | None
     ) -> _Request:
-        request = _Request(slot, prompt[:reuse], prompt[reuse:], chain, grammar)
+        """Join the batch: the slot keeps the cells of its cached prefix (``slot.last_cache_n`` tokens) and
+        drops the rest; decided under the lock, so that an eviction of idle caches cannot slip in between."""
         with self._lock:
+            reuse = slot.common_prefix(prompt)
+            slot.last_cache_n = reuse
+            request = _Request(slot, prompt[:reuse], prompt[reuse:], chain, grammar)
+            self._slots[slot.seq_id] = slot
             llama_cpp.llama_memory_seq_rm(self.context.memory, slot.seq_id, reuse, -1)
             self._active[slot.seq_id] = request
         return request
@@ -297,6 +296,15 @@ class BatchDecoder:
                     self._busy = set()
                     self._lock.notify_all()
 
+    def _evict_idle(self) -> bool:
+        """Drop the cells of every slot no request holds (their prompt caches); whether any were dropped."""
+        with self._lock:
+            idle = [slot for seq, slot in self._slots.items() if seq not in self._active and slot.cached_tokens]
+            for slot in idle:
+                llama_cpp.llama_memory_seq_rm(self.context.memory, slot.seq_id, 0, -1)
+                slot.cached_tokens = []
+        return bool(idle)
+
     def _refuse_past_context(self) -> None:
         """A request asking for a token its sequence has no cell for gets a ContextOverflowError (the
         generation loop stops before that; this keeps one request's overflow from failing the whole batch)."""
@@ -331,14 +339,22 @@ class BatchDecoder:
 
     def _step(self, plan: list[tuple[_Request, int]]) -> None:
         code = llama_cpp.llama_decode(self.ctx, self._batch)
+        if code == 1 and self._evict_idle():  # no free cells: idle slots' prompt caches make room
+            code = llama_cpp.llama_decode(self.ctx, self._batch)
         self.n_decode += 1
         self.n_busy_slots += len(plan)
         if code != 0:
+            # 1: no KV cells for the batch (the slots of a unified cache used them all), as llama-server
+            error: Exception = (
+                ServerError("the context size has been exceeded: the slots' shared KV cells are full")
+                if code == 1
+                else RuntimeError(f"llama_decode returned {code}")
+            )
             for request, _ in plan:
                 llama_cpp.llama_memory_seq_rm(self.context.memory, request.slot.seq_id, len(request.evaluated), -1)
                 with self._lock:
                     request.wanted = False
-                request.results.put(RuntimeError(f"llama_decode returned {code}"))
+                request.results.put(error)
             return
         index = 0
         for request, take in plan:
@@ -385,14 +401,22 @@ class LlamaCppEngine(Engine):
     name = "llamacpp"
 
     def __init__(
-        self, model: str, n_ctx: int, gpu_layers: int = 0, threads: int | None = None, parallel: int | None = None
+        self,
+        model: str,
+        n_ctx: int,
+        gpu_layers: int = 0,
+        threads: int | None = None,
+        parallel: int | None = None,
+        kv_unified: bool = False,
     ) -> None:
         """``n_ctx``: each slot's context. ``parallel``: the slots (sequences of the one batched context),
-        allocated at load; None: as many as :meth:`new_slot` made before the first generation."""
+        allocated at load; None: as many as :meth:`new_slot` made before the first generation.
+        ``kv_unified``: the slots share ``n_ctx`` cells instead of having ``n_ctx`` each."""
         if not Path(model).is_file():
             raise FileNotFoundError(f"GGUF model file not found: {model}")
         super().__init__(model, n_ctx)
         self.parallel = parallel
+        self.kv_unified = kv_unified
         self._decoder: BatchDecoder | None = None
         self._decoder_lock = threading.Lock()
         self._slots = 0
