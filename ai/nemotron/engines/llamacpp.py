@@ -9,6 +9,7 @@ the grammar; a grammar that allows none is a ConstraintError (llama.cpp itself w
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import queue
 import random
@@ -39,6 +40,8 @@ from ai.nemotron.engines.base import (
 from ai.nemotron.engines.llamacpp_schema import schema_grammar
 from ai.nemotron.errors import ConstraintError, ContextOverflowError, ServerError
 from ai.nemotron.gbnf import check_nesting, choice_grammar, regex_grammar
+
+log = logging.getLogger(__name__)
 
 PROMPT_BATCH = 512  # tokens per llama_decode: the prompt chunk size (llama.cpp's n_ubatch)
 GREEDY_CANDIDATES = 64  # likeliest tokens a greedy grammar step checks one by one before masking everything
@@ -103,7 +106,7 @@ class LlamaCppSlot(EngineSlot):
                 self.last_probs = probs
                 yield token
         finally:
-            self.cached_tokens = decoder.finish(request)
+            decoder.finish(request)
             chain.close()
             if grammar is not None:
                 llama_cpp.llama_sampler_free(grammar)
@@ -192,6 +195,7 @@ class _Request:
         self.grammar = grammar
         self.wanted = False  # the caller asked for the next token (guarded by the decoder's lock)
         self.streaming = False  # the prompt is done and the caller has taken a token: decode ahead
+        self.trim = True  # the sequence's cells past the cached prefix are still to be cut (BatchDecoder._trim)
         self.closed = False
         self.results: queue.SimpleQueue[tuple[int, TokenProbs | None] | BaseException] = queue.SimpleQueue()
 
@@ -232,15 +236,18 @@ class BatchDecoder:
     def start(
         self, slot: LlamaCppSlot, prompt: list[int], chain: LlamaSampler, grammar: llama_cpp.llama_sampler_p | None
     ) -> _Request:
-        """Join the batch: the slot keeps the cells of its cached prefix (``slot.last_cache_n`` tokens) and
-        drops the rest; decided under the lock, so that an eviction of idle caches cannot slip in between."""
+        """Join the batch: the slot will keep the cells of its cached prefix (``slot.last_cache_n`` tokens) and
+        drop the rest. Decided under the lock, so that an eviction of idle caches cannot slip in between; the
+        cells themselves are cut by the decoder thread (:meth:`_trim`), never while a decode runs."""
+        if not prompt:
+            raise ValueError("an empty prompt has nothing to decode")
         with self._lock:
             reuse = slot.common_prefix(prompt)
             slot.last_cache_n = reuse
             request = _Request(slot, prompt[:reuse], prompt[reuse:], chain, grammar)
             self._slots[slot.seq_id] = slot
-            llama_cpp.llama_memory_seq_rm(self.context.memory, slot.seq_id, reuse, -1)
             self._active[slot.seq_id] = request
+            self._lock.notify_all()
         return request
 
     def next(self, request: _Request, cancelled: threading.Event | None) -> tuple[int | None, TokenProbs | None]:
@@ -261,13 +268,15 @@ class BatchDecoder:
                 raise item
             return item
 
-    def finish(self, request: _Request) -> list[int]:
+    def finish(self, request: _Request) -> None:
+        """Leave the batch; the slot's ``cached_tokens`` become the tokens in its cells, set under the lock so
+        that an eviction never sees the slot idle with its old cache."""
         with self._lock:
             request.closed = True
             self._lock.wait_for(lambda: request.slot.seq_id not in self._busy)
             if self._active.get(request.slot.seq_id) is request:
                 del self._active[request.slot.seq_id]
-            return list(request.evaluated)
+            request.slot.cached_tokens = [] if request.trim else list(request.evaluated)
 
     def _ready(self) -> list[_Request]:
         """Requests with tokens to evaluate whose caller has asked, or is at most LOOKAHEAD tokens behind:
@@ -283,18 +292,42 @@ class BatchDecoder:
 
     def _run(self) -> None:
         while True:
-            with self._lock:
-                self._lock.wait_for(self._ready)
-                self._refuse_past_context()
-                ready = sorted(self._ready(), key=lambda r: len(r.pending) > 1)  # streams before prompts
-                plan = self._fill(ready)
-                self._busy = {r.slot.seq_id for r, _ in plan}
             try:
-                self._step(plan)
+                with self._lock:
+                    self._lock.wait_for(self._ready)
+                    self._trim()
+                    self._refuse_past_context()
+                    ready = sorted(self._ready(), key=lambda r: len(r.pending) > 1)  # streams before prompts
+                    plan = self._fill(ready)
+                    self._busy = {r.slot.seq_id for r, _ in plan}
+                if plan:
+                    self._step(plan)
+            except Exception as exc:  # the thread must outlive any one step: fail the requests, not the server
+                log.exception("batch decoder step failed")
+                with self._lock:
+                    for request in self._active.values():
+                        request.wanted = request.streaming = False
+                        request.results.put(RuntimeError(f"the decoder failed: {exc}"))
             finally:
                 with self._lock:
                     self._busy = set()
                     self._lock.notify_all()
+
+    def _trim(self) -> None:
+        """Cut each new request's sequence to its cached prefix (on this thread: no decode runs meanwhile). A
+        model whose memory cannot be cut partway (recurrent and hybrid models, Nemotron-H among them: llama.cpp
+        refuses) loses the whole sequence and evaluates the prompt from the start, as llama-server does."""
+        memory = self.context.memory
+        for request in self._active.values():
+            if not request.trim:
+                continue
+            request.trim = False
+            seq = request.slot.seq_id
+            if not llama_cpp.llama_memory_seq_rm(memory, seq, len(request.evaluated), -1):
+                llama_cpp.llama_memory_seq_rm(memory, seq, -1, -1)
+                request.pending = request.evaluated + request.pending
+                request.evaluated = []
+                request.slot.last_cache_n = 0
 
     def _evict_idle(self) -> bool:
         """Drop the cells of every slot no request holds (their prompt caches); whether any were dropped."""
@@ -353,7 +386,7 @@ class BatchDecoder:
             for request, _ in plan:
                 llama_cpp.llama_memory_seq_rm(self.context.memory, request.slot.seq_id, len(request.evaluated), -1)
                 with self._lock:
-                    request.wanted = False
+                    request.wanted = request.streaming = False  # not decoded again: its caller gets the error
                 request.results.put(error)
             return
         index = 0
