@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 PROMPT_BATCH = 512  # tokens per llama_decode: the prompt chunk size (llama.cpp's n_ubatch)
 GREEDY_CANDIDATES = 64  # likeliest tokens a greedy grammar step checks one by one before masking everything
-LOOKAHEAD = 4  # tokens a stream is decoded ahead of its caller (see BatchDecoder._ready)
+LOOKAHEAD = 2  # tokens a stream is decoded ahead of its caller (see BatchDecoder._ready)
 MAIN_CONTEXT = 256  # the loading context's cells: it only tokenizes
 _FTYPE_NAMES = {
     value: name.removeprefix("LLAMA_FTYPE_").removeprefix("MOSTLY_")
