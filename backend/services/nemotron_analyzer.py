@@ -48,7 +48,7 @@ from backend.services.outages import storage_outage
 from backend.services.prompt_variants import get_prompt_variant
 from backend.services.prompts import RenderedPrompt, estimate_tokens, instruction_texts
 from backend.services.risk_parsing import RiskParseError, extract_reasoning_and_response, parse_risk_response
-from backend.services.semantic import get_reader
+from backend.services.semantic import TextReading, get_reader
 from backend.services.summaries import (
     action_problems,
     camera_texts,
@@ -64,6 +64,15 @@ PARSE_ATTEMPTS = 2  # a fresh sample when the first answer is unusable
 _ASSESSED_EVENT_ID = select(Event.id).where(
     Event.batch_id == bindparam("batch_id"), Event.status == EventStatus.ASSESSED
 )
+
+
+def _read_summary(summary: str, own: str) -> tuple[TextReading, float]:
+    """The model's summary read by meaning, and its cosine similarity to the evidence's own summary (both
+    unit vectors from the semantic layer): how much it is about this event (blocking; run in a thread)."""
+    reader = get_reader()
+    reading = reader.read_many([summary])[0]
+    vectors = reader.embed([summary, own])
+    return reading, float(vectors[0] @ vectors[1])
 
 
 class RiskAssessment(BaseModel):
@@ -190,7 +199,10 @@ class NemotronAnalyzer:
                     f"LLM score {parsed.risk_score} met with the evidence score {evidence.score} at trust {trust:g}"
                     + (f", floor {evidence.floor}" if evidence.floor else "")
                 )
-            reading = (await asyncio.to_thread(get_reader().read_many, [parsed.summary]))[0] if parsed.summary else None
+            own_summary = evidence_summary(ctx, evidence, final.risk_level)
+            reading, relevance = (
+                await asyncio.to_thread(_read_summary, parsed.summary, own_summary) if parsed.summary else (None, None)
+            )
             found = [f.concept for f in evidence.findings]
             numbers = evidence_numbers(ctx, final.risk_score)
             instructions = instruction_texts(prompt)
@@ -202,8 +214,9 @@ class NemotronAnalyzer:
                 found,
                 numbers=numbers,
                 instructions=instructions,
+                relevance=relevance,
             )
-            summary = parsed.summary if not rejected else evidence_summary(ctx, evidence, final.risk_level)
+            summary = parsed.summary if not rejected else own_summary
             action_rejected = action_problems(
                 parsed.recommended_action or "", final.risk_level, camera_texts(ctx), numbers, instructions
             )

@@ -33,6 +33,13 @@ COPY_WORDS = 6  # this many consecutive words of camera text is copying, not quo
 REPEAT_WORDS = 4  # the same four words twice in one summary is a model looping
 MIN_WORDS = 4
 ACTION_MIN_WORDS = 2
+# Cosine similarity (all-MiniLM-L6-v2) below which a model's summary is about something else than the event's
+# evidence summary. Measured 2026-11-30 on summaries written for two evidence summaries (a sidewalk pass-by, a
+# night break-in at a garage): off-topic sentences 0.08-0.12 ("These are the actions you are not allowed to do."
+# is what the embedded model wrote for a medium event in the demo), on-topic ones 0.32-0.75, terse ones
+# ("Normal activity.", "Intruder at the garage.") 0.32 and 0.64. A rejected summary costs little: the event
+# gets the evidence's own summary.
+SUMMARY_RELEVANCE_MIN = 0.25
 _LEVEL_SYNONYMS: dict[str, RiskLevel] = {
     "low": RiskLevel.LOW,
     "minimal": RiskLevel.LOW,
@@ -178,13 +185,16 @@ def summary_problems(
     found: Iterable[str] = (),
     numbers: set[int] | None = None,
     instructions: Iterable[str] = (),
+    relevance: float | None = None,
 ) -> list[str]:
     """Why ``summary`` cannot be shown for an event of ``level``; empty when it can. ``reading`` is the
     summary read by meaning (:meth:`backend.services.semantic.SemanticReader.read`): a high or critical event's
     summary must name a crime or harm, or one of the concepts the evidence ``found``; a low event's must not
     describe a crime or harm. ``numbers``, when given, are the counts and times the evidence holds
     (:func:`evidence_numbers`); any other number the summary states is made up. ``instructions``: the prompt's
-    fixed wording (``backend.services.prompts.instruction_texts``); a run of it repeated is an echo."""
+    fixed wording (``backend.services.prompts.instruction_texts``); a run of it repeated is an echo.
+    ``relevance``: the cosine similarity of the summary to the evidence's own summary (the semantic layer's
+    sentence embeddings); below SUMMARY_RELEVANCE_MIN the summary is about something else."""
     final = RiskLevel(str(level))
     text = summary.strip()
     problems: list[str] = []
@@ -208,6 +218,8 @@ def summary_problems(
             problems.append(f"does not say what is wrong on a {final} event")
         elif final is RiskLevel.LOW and severe:
             problems.append("describes a crime or harm on a low event")
+    if relevance is not None and relevance < SUMMARY_RELEVANCE_MIN:
+        problems.append(f"is not about this event (similarity {relevance:.2f} to the evidence)")
     problems += _text_problems(text, camera_text, numbers, instructions)
     if len(text) > SUMMARY_MAX_LENGTH:
         problems.append(f"longer than {SUMMARY_MAX_LENGTH} characters")

@@ -207,3 +207,25 @@ def test_a_summary_or_action_echoing_the_prompts_instructions_is_refused() -> No
         assert any("instructions" in p for p in action_problems(echo, "low", [], set(), wording)), echo
         scene = "A person stood at the back door for a minute and left."
         assert summary_problems(scene, "medium", [], instructions=wording) == []
+
+
+def test_a_summary_about_something_else_is_rejected_by_meaning() -> None:
+    """The model's summary must be about the event: its similarity to the evidence's own summary (sentence
+    embeddings) is measured; off-topic text (what the embedded model wrote for a demo event) is refused,
+    paraphrases of the event, terse ones included, pass."""
+    from backend.services.nemotron_analyzer import _read_summary
+
+    own = (
+        "A person at the Garage door (entry point) on the Garage Door camera at 03:10 at night for 2 minutes, "
+        "seen breaking into the house; not a known household member. High: face covered at night."
+    )
+    for summary in ("These are the actions you are not allowed to do.", "The weather is nice and sunny today."):
+        reading, relevance = _read_summary(summary, own)
+        assert any("not about this event" in p for p in summary_problems(summary, "high", [], relevance=relevance))
+    for summary in (
+        "A masked stranger tried to force the garage door at 3 a.m.",
+        "Possible break-in attempt at the garage entry in the early morning.",
+    ):
+        reading, relevance = _read_summary(summary, own)
+        problems = summary_problems(summary, "high", [], reading, relevance=relevance)
+        assert not any("not about this event" in p for p in problems), problems
