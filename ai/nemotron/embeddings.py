@@ -100,12 +100,18 @@ def tokenize_prompt(tokenize: Callable[[str, bool], list[int]], prompt: Any, wha
         )
     if not tokens:
         raise InvalidRequestError(f"{what}: Input content cannot be empty")
+    check_fits(tokens, what)
+    return tokens
+
+
+def check_fits(tokens: list[int], what: str) -> None:
+    """A prompt to embed or rerank is evaluated whole in one physical batch; a longer one is a 400 with
+    llama-server's words, naming ``what``."""
     if len(tokens) > PHYSICAL_BATCH:
         raise InvalidRequestError(
             f"{what}: input ({len(tokens)} tokens) is too large to process. increase the physical batch size "
             f"(current batch size: {PHYSICAL_BATCH})"
         )
-    return tokens
 
 
 def normalize(vector: np.ndarray, norm: int) -> list[float]:

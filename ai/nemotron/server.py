@@ -45,8 +45,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ai.nemotron.chat import render_chat
 from ai.nemotron.constraints import Constraint, constraint_from_request
-from ai.nemotron.embeddings import normalize, openai_response, prompts_of, tokenize_mixed, tokenize_prompt
-from ai.nemotron.engines.base import BANNED, PHYSICAL_BATCH, Engine, Pooling, SamplingParams, TokenProbs
+from ai.nemotron.embeddings import (
+    check_fits,
+    normalize,
+    openai_response,
+    prompts_of,
+    tokenize_mixed,
+    tokenize_prompt,
+)
+from ai.nemotron.engines.base import BANNED, Engine, Pooling, SamplingParams, TokenProbs
 from ai.nemotron.errors import (
     AuthenticationError,
     ClientDisconnected,
@@ -1073,12 +1080,8 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         tei = req.texts is not None and req.documents is None
         documents = req.documents if req.documents is not None else req.texts or []
         prompts = [engine.rerank_prompt(req.query, document) for document in documents]
-        for index, tokens in enumerate(prompts):
-            if len(tokens) > PHYSICAL_BATCH:
-                raise InvalidRequestError(
-                    f"{'texts' if tei else 'documents'}[{index}]: with the query it is {len(tokens)} tokens, more "
-                    f"than the {PHYSICAL_BATCH} one evaluation takes"
-                )
+        for index, tokens in enumerate(prompts):  # each with the query
+            check_fits(tokens, f"{'texts' if tei else 'documents'}[{index}]")
         scores = [float((await asyncio.to_thread(engine.embed, tokens))[0][0]) for tokens in prompts]
         label = "score" if tei else "relevance_score"
         ranked = sorted(range(len(documents)), key=lambda i: -scores[i])[

@@ -29,6 +29,11 @@ def embedded_model_path() -> Path:
     return path
 
 
+def _names(text: str | None) -> list[str]:
+    """A comma-separated option as its names, sorted and unique."""
+    return sorted({name.strip() for name in (text or "").split(",") if name.strip()})
+
+
 class ServerSettings(BaseSettings):
     """What the server runs. Environment: NEMOTRON_ENGINE, NEMOTRON_MODEL_PATH, NEMOTRON_HOST, ..."""
 
@@ -67,11 +72,11 @@ class ServerSettings(BaseSettings):
     def aliases(self) -> list[str]:
         """The ``--alias`` names, sorted and unique (llama-server keeps them in a std::set; the first is the
         model id)."""
-        return sorted({name.strip() for name in (self.alias or "").split(",") if name.strip()})
+        return _names(self.alias)
 
     @property
     def tag_list(self) -> list[str]:
-        return sorted({tag.strip() for tag in (self.tags or "").split(",") if tag.strip()})
+        return _names(self.tags)
 
     @property
     def slot_context_size(self) -> int:

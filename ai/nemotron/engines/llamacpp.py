@@ -86,8 +86,8 @@ class LlamaCppSlot(EngineSlot):
         """The request joins the engine's batch (:class:`BatchDecoder`): its prompt is evaluated in chunks
         beside the other slots' tokens, then each next token is decoded in the same ``llama_decode`` as every
         other slot's, as llama-server does. The cached prefix of this slot's sequence is kept, the rest of
-        its cells dropped. A token is decoded only when the caller asks for it (the iterator's next), so
-        nothing is computed past a stop; a cancelled request leaves the batch before its next step."""
+        its cells dropped. The decoder runs at most LOOKAHEAD tokens ahead of this iterator, so little is
+        computed past a stop; a cancelled request leaves the batch before its next step."""
         decoder = self.engine.decoder
         self._probs = (params.n_probs, params.post_sampling_probs)
         self._bias = params.logit_bias
@@ -135,19 +135,7 @@ class LlamaCppSlot(EngineSlot):
         token = int(cur.candidates.data[cur.candidates.selected].id)
         if grammar is not None and not self._allows(grammar, token):
             fallback = self._likeliest_allowed(grammar, logits) if self._greedy else None
-            if fallback is not None:
-                token = fallback
-        if grammar is not None and not self._allows(grammar, token):
-            cur.copy_logits(logits)
-            llama_cpp.llama_sampler_apply(grammar, cur_p)
-            if not np.isfinite(cur.candidates_data.logit).any():
-                done = self.engine.detokenize(request.evaluated[self.last_cache_n :])
-                raise ConstraintError(
-                    "the grammar allows no token this model can produce next (after "
-                    f"{done[-40:]!r}): it needs text no token spells, or it has no end"
-                )
-            llama_cpp.llama_sampler_apply(chain.sampler, cur_p)
-            token = int(cur.candidates.data[cur.candidates.selected].id)
+            token = fallback if fallback is not None else self._masked(request, chain, grammar, logits)
         probs = None
         if raw is not None:
             probs = logprobs_of(raw, token, n_probs)
@@ -158,6 +146,24 @@ class LlamaCppSlot(EngineSlot):
             llama_cpp.llama_sampler_accept(grammar, token)
         chain.accept(token)
         return token, probs
+
+    def _masked(
+        self, request: _Request, chain: LlamaSampler, grammar: llama_cpp.llama_sampler_p, logits: np.ndarray
+    ) -> int:
+        """The token the chain draws from the candidates the grammar allows (the whole vocabulary masked);
+        a ConstraintError when it allows none."""
+        cur = self._candidates
+        cur_p = ctypes.byref(cur.candidates)
+        cur.copy_logits(logits)
+        llama_cpp.llama_sampler_apply(grammar, cur_p)
+        if not np.isfinite(cur.candidates_data.logit).any():
+            done = self.engine.detokenize(request.evaluated[self.last_cache_n :])
+            raise ConstraintError(
+                "the grammar allows no token this model can produce next (after "
+                f"{done[-40:]!r}): it needs text no token spells, or it has no end"
+            )
+        llama_cpp.llama_sampler_apply(chain.sampler, cur_p)
+        return int(cur.candidates.data[cur.candidates.selected].id)
 
     def _likeliest_allowed(self, grammar: llama_cpp.llama_sampler_p, logits: np.ndarray) -> int | None:
         """Greedy decoding's answer under the grammar without masking the whole vocabulary: the likeliest of
@@ -207,9 +213,9 @@ class BatchDecoder:
     PROMPT_BATCH tokens, generating slots first so that a long prompt never stalls the streams; then it
     samples each slot whose last token was in the batch, on that token's logits.
 
-    A slot's request waits in :meth:`next`; the thread never decodes for a slot that has not asked, so no
-    token is computed past the caller's stop. :meth:`finish` waits until the thread no longer holds the
-    request and returns the tokens in the slot's cells (its prompt cache)."""
+    A slot's request waits in :meth:`next`; the thread decodes a stream at most LOOKAHEAD tokens ahead of its
+    caller (see :meth:`_ready`). :meth:`finish` waits until the thread no longer holds the request and sets the
+    slot's prompt cache to the tokens in its cells."""
 
     def __init__(self, engine: LlamaCppEngine, n_seq: int) -> None:
         params = llama_cpp.llama_context_default_params()
@@ -558,6 +564,9 @@ class LlamaCppEngine(Engine):
     @property
     def decoder(self) -> BatchDecoder:
         """The batched context, made on first use for the slots made so far when ``parallel`` was None."""
+        decoder = self._decoder  # read on every sampled token: no lock once it exists
+        if decoder is not None:
+            return decoder
         with self._decoder_lock:
             if self._decoder is None:
                 self._decoder = BatchDecoder(self, max(self._slots, 1))
