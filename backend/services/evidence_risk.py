@@ -120,6 +120,7 @@ CRITICAL_READING_SIMILARITY = 0.6
 # from a burglar, so the evidence score goes critical but a trusted model decides between high and critical.
 BINDING_CONCEPTS: dict[str, tuple[str, ...]] = {"fire": ("object",), "forced_entry": ("action",)}
 BINDING_CONCEPT_FLOOR = HIGH_FLOOR
+ACTS_WITHOUT_A_PERSON = frozenset({"fire"})  # concepts that need no person to happen (the rest are acts of people)
 BENIGN_POINTS = -15  # ordinary activity named by text AND corroborated by non-text facts
 SHORT_VISIT_SECONDS = 120  # a visit this short corroborates a delivery or a call
 
@@ -674,7 +675,22 @@ def _concept_rules(ev: _Evidence, tally: _Tally) -> list[_Read]:
         if detector and read.source == "action" and concept.severity is Severity.CRITICAL:
             detector = read.match.similarity >= CRITICAL_READING_SIMILARITY
         same_track = any(b.facts.object_key == read.facts.object_key for b in ev.benign)
-        contradicted = not detector and (household or (explained_day and same_track))
+        # A pose model's action is softer than a detected object: ordinary work told of the same track by day
+        # weakens it (a meter reader "shining torch"), unless the act is harm in progress or a binding fact.
+        softer = (
+            read.source != "object"
+            and concept.severity is not Severity.CRITICAL
+            and read.source not in BINDING_CONCEPTS.get(concept.key, ())
+        )
+        # Text told of an animal's track, with no person in view, is about the animal: an act only a person
+        # commits (a "masked bandit" raiding the bins) is a figure of speech there, not a crime.
+        animal_told = (
+            not ev.people
+            and read.source in ("caption", "attribute")
+            and read.facts.detection.object_type in ANIMAL_TYPES
+            and concept.key not in ACTS_WITHOUT_A_PERSON
+        )
+        contradicted = animal_told or ((not detector or softer) and (household or (explained_day and same_track)))
         firm = (detector or clear) and not contradicted
         boost = NIGHT_FACTOR if night and concept.severity is Severity.SUSPICIOUS else 1.0
         quote = quote_untrusted(read.match.text, 60)
@@ -685,7 +701,8 @@ def _concept_rules(ev: _Evidence, tally: _Tally) -> list[_Read]:
             SEVERITY_POINTS[concept.severity]
             * boost
             * (1.0 if firm else WEAK_READING_WEIGHT)
-            * (WEAK_READING_WEIGHT if extra else 1.0),
+            * (WEAK_READING_WEIGHT if extra else 1.0)
+            * (WEAK_READING_WEIGHT if animal_told else 1.0),
         )
         if concept.severity in SEVERITY_FLOORS and firm:
             floor = SEVERITY_FLOORS[concept.severity]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from backend.domain.concepts import CONCEPTS_BY_KEY
 from backend.domain.risk_levels import band_for_level, level_for_score
 from backend.domain.scenario import ScenarioInput
 from backend.evaluation.prompt_eval_dataset import load_synthetic_eval_dataset
@@ -557,3 +558,39 @@ def test_ordinary_work_by_day_weakens_a_threat_caption_told_of_the_same_person()
     assert not worked.floors and worked.score < alone.score
     at_night = assess(visit("entry_point", NIGHT, 30, vision=mows), visit("entry_point", NIGHT, 20, vision=climbs))
     assert at_night.level in ("high", "critical")
+
+
+def test_ordinary_work_by_day_weakens_a_pose_models_suspicion_but_not_harm_or_a_night_visit() -> None:
+    """A pose model's action is softer than a detected object: when the same track's whole caption reads as
+    ordinary work by day and the visit is brief or something is carried, a non-critical act ("trying door
+    handle") counts half and sets no floor. Harm in progress keeps its floor, and so does the same visit at
+    night at an entry point, where no benign reading applies."""
+    handle = {"posture": "standing", "action": "trying door handle"}
+    work = {"caption": "A man in a hi-vis jacket reads the gas meter and writes on a clipboard.", "attributes": {}}
+    alone = assess(visit("entry_point", DAY, 40, pose=handle))
+    assert "attempted_entry" in names(alone) and max(f.score for f in alone.floors) >= band_for_level("high")[0]
+    worked = assess(visit("entry_point", DAY, 40, pose=handle, vision=work))
+    assert "attempted_entry" in names(worked) and not worked.floors and worked.score < alone.score
+    at_night = assess(visit("entry_point", NIGHT, 40, pose=handle, vision=work))
+    assert at_night.level in ("high", "critical")
+    punching = {"posture": "standing", "action": "punching a person"}
+    harm = assess(visit("entry_point", DAY, 40, pose=punching, vision=work))
+    assert harm.level == "critical"
+
+
+def test_crime_words_told_of_an_animal_with_nobody_in_view_set_no_floor() -> None:
+    """Captions of an animal's track describe the animal: "a masked bandit breaks in and steals" said of a
+    raccoon is a figure of speech, so with no person in view it counts a quarter and sets no floor. Told of a
+    person, the same words keep their weight, and fire needs no person at all."""
+    bandit = {"caption": "A masked bandit breaks into the bin store and steals the rubbish bags.", "attributes": {}}
+    raccoon = assess(visit("yard", NIGHT, 60, object_type="raccoon", vision=bandit))
+    person = assess(visit("yard", NIGHT, 60, vision=bandit))
+
+    def text_points(evidence: EvidenceAssessment) -> float:
+        return sum(f.points for f in evidence.factors if f.name in CONCEPTS_BY_KEY and CONCEPTS_BY_KEY[f.name].threat)
+
+    assert not raccoon.floors and raccoon.level in ("low", "medium")
+    assert 0 < text_points(raccoon) <= text_points(person) / 2
+    burning = {"caption": "Flames are coming out of the shed roof and thick smoke rises.", "attributes": {}}
+    fire = assess(visit("yard", NIGHT, 60, object_type="fox", vision=burning))
+    assert "fire" in names(fire) and fire.floors
