@@ -119,7 +119,7 @@ ai_server_command() {
     fi
     # The project's server reads NEMOTRON_API_KEY (and NEMOTRON_ENGINE) from the environment itself.
     SERVER_CMD=("$(ai_python)" -m ai.nemotron --host "$HOST" --port "$PORT"
-        --gpu-layers "$GPU_LAYERS" --ctx-size "$CTX_SIZE" --parallel "$PARALLEL")
+        --gpu-layers "$GPU_LAYERS" --ctx-size "$CTX_SIZE" --parallel "$PARALLEL" --metrics)
     if [[ -f $MODEL_PATH ]]; then
         SERVER_CMD+=(--model "$MODEL_PATH")
     else

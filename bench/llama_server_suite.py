@@ -150,7 +150,9 @@ MAPPED_FLAGS = {
     "--api-key": "--api-key", "--threads": "--threads", "-t": "--threads",
     "--n-gpu-layers": "--gpu-layers", "-ngl": "--gpu-layers", "--n-predict": "--n-predict", "-n": "--n-predict",
     "--temp": "--temp", "--seed": "--seed", "--alias": "--alias", "--reasoning-format": "--reasoning-format",
-    "--embd-normalize": "--embd-normalize", "--tags": "--tags",
+    "--embd-normalize": "--embd-normalize", "--tags": "--tags", "--cors-origins": "--cors-origins",
+    "--cors-methods": "--cors-methods", "--cors-headers": "--cors-headers",
+    "--sleep-idle-seconds": "--sleep-idle-seconds",
 }  # fmt: skip
 # llama-server switches ours has under the same name
 SWITCHES = {
@@ -163,6 +165,9 @@ SWITCHES = {
     "--reranking",
     "--rerank",
     "--kv-unified",
+    "--metrics",
+    "--cors-credentials",
+    "--no-cors-credentials",
 }
 POOLING = {"none", "mean", "cls", "last", "rank"}
 # flags that match our fixed behaviour, so dropping them changes nothing

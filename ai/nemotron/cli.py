@@ -110,6 +110,39 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         default=env.slots_endpoint,
         help="serve GET /slots, each slot's state (--no-slots: a 501, as llama-server) (NEMOTRON_SLOTS_ENDPOINT)",
     )
+    p.add_argument(
+        "--metrics",
+        action=argparse.BooleanOptionalAction,
+        default=env.metrics,
+        help="serve GET /metrics, Prometheus metrics with llama-server's names (off by default: a 501, as "
+        "llama-server) (NEMOTRON_METRICS)",
+    )
+    p.add_argument(
+        "--cors-origins",
+        default=env.cors_origins,
+        help="origins allowed by CORS: '*' (any; the Origin is echoed with --cors-credentials), 'localhost' "
+        "(only localhost origins are echoed), or comma-separated origins (NEMOTRON_CORS_ORIGINS)",
+    )
+    p.add_argument(
+        "--cors-methods", default=env.cors_methods, help="a preflight's allowed methods (NEMOTRON_CORS_METHODS)"
+    )
+    p.add_argument(
+        "--cors-headers", default=env.cors_headers, help="a preflight's allowed headers (NEMOTRON_CORS_HEADERS)"
+    )
+    p.add_argument(
+        "--sleep-idle-seconds",
+        type=float,
+        default=env.sleep_idle_seconds,
+        help="unload the model after this many seconds without a request that needs it, reload it on the next "
+        "one; /health, /props, /models, /metrics and /slots answer without waking it; -1: never "
+        "(NEMOTRON_SLEEP_IDLE_SECONDS)",
+    )
+    p.add_argument(
+        "--cors-credentials",
+        action=argparse.BooleanOptionalAction,
+        default=env.cors_credentials,
+        help="allow credentials in CORS requests (NEMOTRON_CORS_CREDENTIALS)",
+    )
     template = p.add_mutually_exclusive_group()
     template.add_argument(
         "--chat-template",
@@ -184,6 +217,12 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
         "temperature": args.temp,
         "reasoning_format": args.reasoning_format,
         "slots_endpoint": args.slots,
+        "metrics": args.metrics,
+        "sleep_idle_seconds": args.sleep_idle_seconds,
+        "cors_origins": args.cors_origins,
+        "cors_methods": args.cors_methods,
+        "cors_headers": args.cors_headers,
+        "cors_credentials": args.cors_credentials,
         "chat_template": chat_template,
         "verbose": args.verbose,
         "embedding": args.embedding or args.reranking,

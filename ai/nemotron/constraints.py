@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import jsonschema
@@ -25,10 +25,12 @@ ConstraintKind = Literal["json_schema", "json_object", "grammar", "regex", "choi
 
 @dataclass(frozen=True)
 class Constraint:
-    """One decoding constraint. ``value``: a schema dict, GBNF text, a regex, or a list of choices."""
+    """One decoding constraint. ``value``: a schema dict, GBNF text, a regex, or a list of choices.
+    ``source``: the request field it came from ("nvext.guided_regex"), for the 400 that names it."""
 
     kind: ConstraintKind
     value: Any = None
+    source: str = field(default="", compare=False)
 
 
 def _schema(value: Any, where: str) -> dict[str, Any]:
@@ -140,4 +142,4 @@ def constraint_from_request(body: dict[str, Any]) -> Constraint | None:
     if len(found) > 1:
         names = ", ".join(name for name, _ in found)
         raise ConstraintError(f"conflicting structured-output constraints: {names}; give only one")
-    return found[0][1] if found else None
+    return replace(found[0][1], source=found[0][0]) if found else None

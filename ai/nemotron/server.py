@@ -36,15 +36,27 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ai.nemotron import anthropic, responses
+from ai.nemotron.answers import (
+    ANSWER_MODELS,
+    ChatCompletionAnswer,
+    CompletionAnswer,
+    DetokenizeAnswer,
+    TemplateAnswer,
+    TextCompletionAnswer,
+    TokenCountAnswer,
+    TokenizeAnswer,
+)
+from ai.nemotron.anthropic import IMAGES_NOT_SUPPORTED, ChatFromMessages, MessagesRequest
 from ai.nemotron.chat import render_chat
 from ai.nemotron.constraints import Constraint, constraint_from_request
+from ai.nemotron.cors import CorsMiddleware, CorsPolicy
 from ai.nemotron.embeddings import (
     check_fits,
     normalize,
@@ -53,7 +65,7 @@ from ai.nemotron.embeddings import (
     tokenize_mixed,
     tokenize_prompt,
 )
-from ai.nemotron.engines.base import BANNED, Engine, Pooling, SamplingParams, TokenProbs
+from ai.nemotron.engines.base import BANNED, Engine, EngineSlot, Pooling, SamplingParams, TokenProbs
 from ai.nemotron.errors import (
     AuthenticationError,
     ClientDisconnected,
@@ -65,7 +77,8 @@ from ai.nemotron.errors import (
     UnavailableError,
 )
 from ai.nemotron.generation import CompletionResult, run_completion
-from ai.nemotron.metrics import ServerMetrics
+from ai.nemotron.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from ai.nemotron.metrics import ServerMetrics, timings_dict
 from ai.nemotron.probabilities import Cursor, chat_logprobs, completion_probabilities, legacy_logprobs
 from ai.nemotron.reasoning import ThinkSplitter, prompt_opens_reasoning
 from ai.nemotron.schemas import (
@@ -81,15 +94,14 @@ from ai.nemotron.schemas import (
     parse_logit_bias,
 )
 from ai.nemotron.settings import ServerSettings
+from ai.nemotron.sleep import Sleeper, SleepMiddleware
 from ai.nemotron.slots import Abandoned, SlotPool, run_in_thread
 from ai.nemotron.tools import ToolPlan, history_messages, plan_tools, with_system_note
 
 log = logging.getLogger("ai.nemotron")
 
 PUBLIC_PATHS = frozenset({"/health", "/v1/health", "/models", "/v1/models"})
-# llama-server's CORS answers (its defaults: any origin, with credentials, so the Origin is echoed)
-CORS_ALLOW_METHODS = "GET, POST, DELETE, OPTIONS"
-CORS_ALLOW_HEADERS = "*"
+API_MODELS: tuple[type[BaseModel], ...] = (*REQUEST_MODELS, MessagesRequest)  # the request bodies described
 IMAGES_DROPPED_HEADER = "X-Images-Dropped"  # on a chat answer whose request had image parts: how many
 
 
@@ -121,6 +133,12 @@ class ServerState:
             return
         self.status = "ready"
         log.info("model %s loaded with engine %s", self.engine.model_name, self.engine.name)
+
+    def reload(self) -> None:
+        """Load the model again after :meth:`Engine.unload` (sleep mode): the slots and their pool stay."""
+        self.engine.load()
+        if self.settings.embedding:
+            self.pooling = self.engine.load_embeddings(self.settings.pooling)
 
     def require_ready(self) -> None:
         if self.status == "loading":
@@ -269,6 +287,7 @@ class Generation:
         self.cancelled = threading.Event()  # set: the worker stops before its next token
         self.client_gone = False
         self._wake: asyncio.Task[None] | None = None
+        self.slot: EngineSlot | None = None  # the slot it runs on, once it has one
 
     async def run(self, on_text: Callable[[str, list[int]], None] | None = None) -> CompletionResult:
         """Generate; raises ClientDisconnected when the client left first (the slot is free by then)."""
@@ -284,7 +303,7 @@ class Generation:
         if result is not None:
             self.state.metrics.observe(result, time.perf_counter() - started)
         if self.client_gone:
-            self.state.metrics.cancelled.inc()
+            self.state.metrics.cancel()
             done = 0 if result is None else result.tokens_predicted
             raise ClientDisconnected(f"the client disconnected; generation stopped after {done} tokens")
         assert result is not None  # Abandoned is raised only for a client that is gone
@@ -305,6 +324,7 @@ class Generation:
 
     async def _generate(self, on_text: Callable[[str, list[int]], None] | None) -> CompletionResult:
         async with self.state.pool.acquire(self.tokens, self.cancelled.is_set) as slot:
+            self.slot = slot
             if not self.cache_prompt:
                 slot.cached_tokens = []
 
@@ -328,9 +348,12 @@ class Generation:
         self,
         final: Callable[[CompletionResult], list[dict[str, Any] | str]],
         piece: Callable[[str, list[int]], list[dict[str, Any]]],
+        sse: Callable[[dict[str, Any] | str], bytes] = _sse,
+        error_event: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body,
     ) -> StreamingResponse:
         """Server-sent events: the ``piece`` events of each piece of text (and its token ids), then the
-        ``final`` events."""
+        ``final`` events. ``sse`` writes one event (default: ``data:`` lines); ``error_event`` is the event of an
+        error body once the stream has begun (default: the body itself)."""
         queue: asyncio.Queue[tuple[str, list[int]] | None] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
@@ -343,18 +366,18 @@ class Generation:
             try:
                 while (item := await queue.get()) is not None:
                     for chunk in piece(*item):
-                        yield _sse(chunk)
+                        yield sse(chunk)
                 try:
                     result = task.result()
                 except ServerError as exc:
-                    yield _sse(exc.body())
+                    yield sse(error_event(exc.body()))
                     return
                 except Exception as exc:  # the status line is sent: the error can only be an event
                     log.exception("generation failed mid-stream")
-                    yield _sse(_internal_error(exc).body())
+                    yield sse(error_event(_internal_error(exc).body()))
                     return
                 for event in final(result):
-                    yield _sse(event)
+                    yield sse(event)
             finally:
                 if not task.done():  # the server stopped the stream: its client is gone
                     self.abandon()  # the task ends at the next token, counts as cancelled, frees the slot
@@ -388,7 +411,7 @@ def _completion_body(
         "stop_type": result.stop_type,
         "stopping_word": result.stopping_word,
         "tokens_cached": result.tokens_cached,
-        "timings": result.timings.as_dict(),
+        "timings": timings_dict(result.timings),
     } | (
         {"completion_probabilities": completion_probabilities(state.engine, result.probs)}
         if params.n_probs and with_probs
@@ -444,7 +467,7 @@ def _openai_stream_end(
     """The closing events of a /v1/completions stream: the last chunk (usage on request, timings), [DONE]."""
     if (stream_options or {}).get("include_usage"):
         last["usage"] = _usage(result)
-    last["timings"] = result.timings.as_dict()
+    last["timings"] = timings_dict(result.timings)
     return [last, "[DONE]"]
 
 
@@ -457,7 +480,7 @@ def _chat_stream_end(
     events: list[dict[str, Any]] = [last]
     if (stream_options or {}).get("include_usage"):
         events.append({**{k: v for k, v in last.items() if k != "choices"}, "choices": [], "usage": _usage(result)})
-    events[-1]["timings"] = result.timings.as_dict()
+    events[-1]["timings"] = timings_dict(result.timings)
     return [*events, "[DONE]"]
 
 
@@ -503,43 +526,6 @@ class ApiKeyMiddleware:
         await self.app(scope, receive, send)
 
 
-class CorsMiddleware:
-    """llama-server's CORS handling (pure ASGI, outermost): every answer carries
-    ``Access-Control-Allow-Origin`` (the request's Origin echoed, since credentials are allowed; ``*``
-    without one), and an ``OPTIONS`` preflight on any path is a 200 with the allowed methods and headers,
-    before the API key or the model state is looked at (browsers send no key with a preflight)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        origin = dict(scope["headers"]).get(b"origin") or b"*"
-        if scope["method"] == "OPTIONS":
-            preflight = Response(
-                b"",
-                media_type="text/html",
-                headers={
-                    "Access-Control-Allow-Origin": origin.decode("latin-1"),
-                    "Access-Control-Allow-Credentials": "true",
-                    "Access-Control-Allow-Methods": CORS_ALLOW_METHODS,
-                    "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
-                },
-            )
-            await preflight(scope, receive, send)
-            return
-
-        async def send_with_origin(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"access-control-allow-origin"]
-                message = {**message, "headers": [*headers, (b"access-control-allow-origin", origin)]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_origin)
-
-
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": what}
     for code, what in (
@@ -551,11 +537,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _body(model: type[BaseModel], streams: bool = False) -> dict[str, Any]:
-    """FastAPI route options that describe a request body read by the route itself, and its answers."""
+def _body(model: type[BaseModel], streams: bool = False, answer: type[BaseModel] | None = None) -> dict[str, Any]:
+    """FastAPI route options that describe a request body read by the route itself, and its answers (``answer``:
+    the 200 body's model, from ai.nemotron.answers)."""
     ok: dict[str, Any] = {"description": "The answer (server-sent events when 'stream' is true)"}
+    json_answer = {"schema": {"$ref": f"#/components/schemas/{answer.__name__}"}} if answer is not None else {}
     if streams:
-        ok["content"] = {"application/json": {}, "text/event-stream": {}}
+        ok["content"] = {"application/json": json_answer, "text/event-stream": {}}
+    elif answer is not None:
+        ok["content"] = {"application/json": json_answer}
     return {
         "openapi_extra": {
             "requestBody": {
@@ -564,6 +554,7 @@ def _body(model: type[BaseModel], streams: bool = False) -> dict[str, Any]:
             }
         },
         "responses": {200: ok, **_ERRORS},
+        "response_model": None,  # the answer is described by ``answer``, not by the function's return annotation
     }
 
 
@@ -609,25 +600,33 @@ def _tool_plan(body: dict[str, Any]) -> tuple[ToolPlan | None, Constraint | None
         raise InvalidRequestError(
             f"tools cannot be combined with a {constraint.kind} constraint; use response_format json_schema"
         )
-    return plan, Constraint("json_schema", plan.schema())
+    return plan, Constraint("json_schema", plan.schema(), source="tools")
 
 
 def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     state = ServerState(engine, settings)
     limit = settings.max_body_bytes
+    sleeper = None
+    if settings.sleep_idle_seconds > 0:
+        if type(engine).unload is Engine.unload:
+            raise ValueError(f"--sleep-idle-seconds: the {engine.name} engine cannot unload its model")
+        sleeper = Sleeper(settings.sleep_idle_seconds, engine.unload, state.reload, lambda: state.status == "ready")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loader = threading.Thread(target=state.load, name="model-loader", daemon=True)
         loader.start()
+        watcher = asyncio.create_task(sleeper.watch()) if sleeper is not None else None
         yield
+        if watcher is not None:
+            watcher.cancel()
 
     app = FastAPI(title="Nemotron LLM server (llama.cpp-compatible)", lifespan=lifespan)
     app.state.server = state
 
     @app.exception_handler(ServerError)
     async def server_error(request: Request, exc: ServerError) -> Response:
-        state.metrics.errors.labels(exc.error_type).inc()
+        state.metrics.error(exc.error_type)
         return _error_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
@@ -644,13 +643,16 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return await server_error(request, _internal_error(exc))
 
+    if sleeper is not None:  # added first, so innermost: a request refused for its key or CORS wakes nothing
+        app.add_middleware(SleepMiddleware, sleeper=sleeper)
     if settings.api_key:
         app.add_middleware(
             ApiKeyMiddleware,
             key=settings.api_key,
-            on_refused=lambda: state.metrics.errors.labels(AuthenticationError.error_type).inc(),
+            on_refused=lambda: state.metrics.error(AuthenticationError.error_type),
         )
-    app.add_middleware(CorsMiddleware)  # added last, so outermost: a preflight needs no key
+    cors = CorsPolicy(settings.cors_origins, settings.cors_methods, settings.cors_headers, settings.cors_credentials)
+    app.add_middleware(CorsMiddleware, policy=cors)  # added last, so outermost: a preflight needs no key
 
     @app.get("/health")
     @app.get("/v1/health")
@@ -690,6 +692,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             "chat_template": chat_template() or "",
             **engine.special_tokens,
             "build_info": f"ai.nemotron/{engine.name}",
+            "is_sleeping": sleeper is not None and sleeper.sleeping,
         }
 
     @app.get("/slots")
@@ -747,7 +750,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             ],
         }
 
-    @app.post("/tokenize", **_body(TokenizeRequest))
+    @app.post("/tokenize", **_body(TokenizeRequest, answer=TokenizeAnswer))
     async def tokenize(request: Request) -> dict[str, Any]:
         state.require_ready()
         req: TokenizeRequest = _parse(TokenizeRequest, await _json_body(request, limit))
@@ -764,7 +767,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             pieces.append({"id": t, "piece": piece})
         return {"tokens": pieces}
 
-    @app.post("/detokenize", **_body(DetokenizeRequest))
+    @app.post("/detokenize", **_body(DetokenizeRequest, answer=DetokenizeAnswer))
     async def detokenize(request: Request) -> dict[str, str]:
         state.require_ready()
         req: DetokenizeRequest = _parse(DetokenizeRequest, await _json_body(request, limit))
@@ -773,8 +776,8 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             raise InvalidRequestError(f"token id {bad[0]} is out of range 0..{engine.vocab_size - 1}")
         return {"content": engine.detokenize(req.tokens)}
 
-    @app.post("/completion", **_body(CompletionRequest, streams=True))
-    @app.post("/completions", **_body(CompletionRequest, streams=True))
+    @app.post("/completion", **_body(CompletionRequest, streams=True, answer=CompletionAnswer))
+    @app.post("/completions", **_body(CompletionRequest, streams=True, answer=CompletionAnswer))
     async def completion(request: Request) -> Response:
         state.require_ready()
         body = await _json_body(request, limit)
@@ -813,7 +816,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             _response_fields(_completion_body(await gen.run(), state, req, gen.params), req.response_fields)
         )
 
-    @app.post("/v1/completions", **_body(OpenAICompletionRequest, streams=True))
+    @app.post("/v1/completions", **_body(OpenAICompletionRequest, streams=True, answer=TextCompletionAnswer))
     async def openai_completion(request: Request) -> Response:
         state.require_ready()
         body = await _json_body(request, limit)
@@ -854,7 +857,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
             {
                 **envelope([choice(result.content, _finish_reason(result), result.probs)]),
                 "usage": _usage(result),
-                "timings": result.timings.as_dict(),
+                "timings": timings_dict(result.timings),
             }
         )
 
@@ -876,7 +879,11 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         if continuation is not None:  # rendered up to the answer's start, then the answer so far
             raw_messages, add_generation_prompt = raw_messages[:-1], True
         template = chat_template()
-        messages = history_messages(raw_messages, tool_role=_has_tool_role(template))
+        messages: list[dict[str, Any]] = list(history_messages(raw_messages, tool_role=_has_tool_role(template)))
+        for message, given in zip(messages, req.messages, strict=False):  # one each, in order
+            reasoning = (given.model_extra or {}).get("reasoning_content")
+            if isinstance(reasoning, str) and reasoning:  # earlier reasoning, for templates that write it
+                message["reasoning_content"] = reasoning
         plan, constraint = _tool_plan(body)
         if plan is not None:
             messages = with_system_note(messages, plan.system_note())
@@ -890,37 +897,58 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
         return chat_prompt(req, body, req.add_generation_prompt)[0]
 
-    @app.post("/apply-template", **_body(ChatCompletionRequest))
+    @app.post("/apply-template", **_body(ChatCompletionRequest, answer=TemplateAnswer))
     async def apply_template(request: Request) -> dict[str, str]:
         """llama-server's ``/apply-template``: the prompt a chat request would be."""
         return {"prompt": await rendered_prompt(request)}
 
-    @app.post("/chat/completions/input_tokens", **_body(ChatCompletionRequest))
-    @app.post("/v1/chat/completions/input_tokens", **_body(ChatCompletionRequest))
+    @app.post("/chat/completions/input_tokens", **_body(ChatCompletionRequest, answer=TokenCountAnswer))
+    @app.post("/v1/chat/completions/input_tokens", **_body(ChatCompletionRequest, answer=TokenCountAnswer))
     async def chat_input_tokens(request: Request) -> dict[str, int]:
         """llama-server's token count of a chat request: ``{"input_tokens": n}``, the prompt it would become."""
         prompt = await rendered_prompt(request)
         return {"input_tokens": len(engine.tokenize(prompt, add_special=True, parse_special=True))}
 
-    @app.post("/v1/chat/completions", **_body(ChatCompletionRequest, streams=True))
-    @app.post("/chat/completions", **_body(ChatCompletionRequest, streams=True))
-    async def chat_completion(request: Request) -> Response:
+    @app.post("/responses/input_tokens")
+    @app.post("/v1/responses/input_tokens")
+    async def responses_input_tokens(request: Request) -> dict[str, int]:
+        """llama-server's token count of an OpenAI Responses request (``input``, ``instructions``):
+        ``{"input_tokens": n}``, the chat prompt it would become (ai.nemotron.responses)."""
         state.require_ready()
-        body = await _json_body(request, limit)
+        body = responses.chat_body(await _json_body(request, limit))
         req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
+        prompt = chat_prompt(req, body, req.add_generation_prompt)[0]
+        return {"input_tokens": len(engine.tokenize(prompt, add_special=True, parse_special=True))}
+
+    def start_chat(
+        req: ChatCompletionRequest, body: dict[str, Any], request: Request, images_allowed: bool = True
+    ) -> tuple[Generation, ToolPlan | None, ThinkSplitter, str, int]:
+        """A chat request's generation (not started yet), tool plan, reasoning splitter, prompt and the number
+        of image parts it dropped; with ``images_allowed`` false an image is llama-server's 500."""
         prompt, plan, constraint, images = chat_prompt(req, body, req.add_generation_prompt)
-        verbose = {"__verbose": {"prompt": prompt}} if req.verbose or settings.verbose else {}
-        headers = {IMAGES_DROPPED_HEADER: str(images)} if images else None
+        if images and not images_allowed:
+            raise ServerError(IMAGES_NOT_SUPPORTED)
         if images:
             log.warning("chat request: %d image part(s) dropped, the model has no image input", images)
         n_predict = -1 if req.max_tokens is None else req.max_tokens
         params = req.sampling(settings.temperature, settings.seed)
         gen = Generation(state, prompt, n_predict, req.stop, params, body, req.cache_prompt, request, constraint)
-        ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         splitter = ThinkSplitter(
             "none" if plan is not None else req.reasoning_format or settings.reasoning_format,
             starts_open=plan is None and prompt_opens_reasoning(prompt),
         )
+        return gen, plan, splitter, prompt, images
+
+    @app.post("/v1/chat/completions", **_body(ChatCompletionRequest, streams=True, answer=ChatCompletionAnswer))
+    @app.post("/chat/completions", **_body(ChatCompletionRequest, streams=True, answer=ChatCompletionAnswer))
+    async def chat_completion(request: Request) -> Response:
+        state.require_ready()
+        body = await _json_body(request, limit)
+        req: ChatCompletionRequest = _parse(ChatCompletionRequest, body)
+        gen, plan, splitter, prompt, images = start_chat(req, body, request)
+        verbose = {"__verbose": {"prompt": prompt}} if req.verbose or settings.verbose else {}
+        headers = {IMAGES_DROPPED_HEADER: str(images)} if images else None
+        ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
         def envelope(kind: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
             return {
@@ -1014,9 +1042,78 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                     ],
                 ),
                 "usage": _usage(result),
-                "timings": result.timings.as_dict(),
+                "timings": timings_dict(result.timings),
                 **verbose,
             },
+        )
+
+    def anthropic_chat(raw: dict[str, Any]) -> tuple[MessagesRequest, dict[str, Any], ChatFromMessages]:
+        """An Anthropic request checked whole, and the OpenAI chat body and request it is served as."""
+        given: MessagesRequest = _parse(MessagesRequest, raw)
+        body = given.to_openai()
+        return given, body, _parse(ChatFromMessages, body)
+
+    @app.post("/v1/messages/count_tokens", **_body(MessagesRequest, answer=TokenCountAnswer))
+    async def anthropic_count_tokens(request: Request) -> dict[str, int]:
+        """Anthropic's token count: ``{"input_tokens": n}``, the prompt the request would become."""
+        state.require_ready()
+        _, body, req = anthropic_chat(await _json_body(request, limit))
+        prompt, _, _, images = chat_prompt(req, body, req.add_generation_prompt)
+        if images:
+            raise ServerError(IMAGES_NOT_SUPPORTED)
+        return {"input_tokens": len(engine.tokenize(prompt, add_special=True, parse_special=True))}
+
+    @app.post("/v1/messages", **_body(MessagesRequest, streams=True))
+    async def anthropic_messages(request: Request) -> Response:
+        """Anthropic's Messages API, served by the chat path (ai.nemotron.anthropic)."""
+        state.require_ready()
+        given, body, req = anthropic_chat(await _json_body(request, limit))
+        gen, plan, splitter, _, _ = start_chat(req, body, request, images_allowed=False)
+        ident = anthropic.message_id()
+
+        def answer(text: str) -> tuple[str, str | None, list[dict[str, Any]]]:
+            """(reasoning, text, tool calls) of a whole answer."""
+            if plan is not None:
+                content, calls = plan.parse(text)
+                return "", content, calls
+            reasoning, content = splitter.split(text)
+            return reasoning, content, []
+
+        if given.stream:
+            events = anthropic.MessageStream(ident, state.model_id)
+
+            def begin() -> list[dict[str, Any]]:
+                cached = gen.slot.last_cache_n if gen.slot is not None else 0
+                return events.start(len(gen.tokens), cached)
+
+            def piece(text: str, tokens: list[int]) -> list[dict[str, Any]]:
+                if plan is not None:  # a tool call is sent whole once parsed (see final)
+                    return begin()
+                return begin() + events.pieces(list(splitter.feed(text)))
+
+            def final(r: CompletionResult) -> list[dict[str, Any] | str]:
+                out = events.start(r.tokens_evaluated, r.tokens_cached)
+                calls: list[dict[str, Any]] = []
+                if plan is not None:
+                    content, calls = plan.parse(r.content)
+                    out += events.pieces([("content", content or "")]) + events.tool_calls(calls)
+                else:
+                    out += events.pieces(list(splitter.finish()))
+                reason = anthropic.stop_reason(r.stop_type, bool(calls))
+                return [*out, *events.finish(reason, r.stopping_word, r.tokens_predicted)]
+
+            return gen.stream(final=final, piece=piece, sse=anthropic.sse, error_event=anthropic.error_event)
+        result = await gen.run()
+        reasoning, content, calls = answer(result.content)
+        return JSONResponse(
+            anthropic.message_body(
+                ident,
+                state.model_id,
+                anthropic.content_blocks(reasoning, content, calls),
+                anthropic.stop_reason(result.stop_type, bool(calls)),
+                result.stopping_word,
+                anthropic.usage(result.tokens_evaluated, result.tokens_cached, result.tokens_predicted),
+            )
         )
 
     async def embeddings(request: Request, openai: bool) -> Response:
@@ -1101,14 +1198,21 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        """llama-server's Prometheus metrics (ai.nemotron.metrics), with ``--metrics`` only (else its 501)."""
+        if not settings.metrics:
+            raise NotSupportedError("This server does not support metrics endpoint. Start it with `--metrics`")
+        response = Response(state.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+        # as llama-server spells it: clients that read headers into a plain dict look for this case
+        response.raw_headers.append((b"Process-Start-Time-Unix", str(state.metrics.started).encode()))
+        return response
 
     def openapi() -> dict[str, Any]:
         """FastAPI's description plus the request models the routes name (they read their bodies themselves)."""
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
             _, defs = models_json_schema(
-                [(model, "validation") for model in REQUEST_MODELS], ref_template="#/components/schemas/{model}"
+                [(model, "validation") for model in API_MODELS] + [(model, "serialization") for model in ANSWER_MODELS],
+                ref_template="#/components/schemas/{model}",
             )
             schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
             app.openapi_schema = schema

@@ -56,6 +56,14 @@ class ServerSettings(BaseSettings):
     seed: int = Field(default=-1, ge=-1, le=2**32 - 1)  # default seed of a request without one; -1: random
     temperature: float = Field(default=0.8, ge=0.0)  # default temperature of a request without one
     reasoning_format: ReasoningFormat = "auto"  # default of chat requests without reasoning_format
+    cors_origins: str = Field(default="*", min_length=1)  # '*', 'localhost', or comma-separated origins
+    cors_methods: str = "GET, POST, DELETE, OPTIONS"  # a preflight's Access-Control-Allow-Methods
+    cors_headers: str = "*"  # a preflight's Access-Control-Allow-Headers
+    cors_credentials: bool = True  # with '*': the Origin is echoed, so that credentials are allowed
+    metrics: bool = False  # GET /metrics (llama-server's --metrics, off by default: a 501 without it)
+    # unload the model after this many idle seconds, reload it on the next request that needs it (llama-server's
+    # --sleep-idle-seconds; -1: never)
+    sleep_idle_seconds: float = Field(default=-1, ge=-1)
     slots_endpoint: bool = True  # GET /slots (llama-server's --slots, on by default; --no-slots: a 501)
     chat_template: str | None = None  # Jinja text or a built-in name; None: the model's own template
     verbose: bool = False  # every chat answer carries '__verbose' (its prompt), as llama-server --verbose

@@ -20,9 +20,9 @@ def model_path() -> Path:
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
     """The project's server with the embedded model and two slots of 4096 tokens each (--ctx-size is
-    divided among the slots, as llama-server does), on port 8091 when it is free."""
+    divided among the slots, as llama-server does), with /metrics on (--metrics), on port 8091 when it is free."""
     port = None if port_in_use(8091) else 8091
-    with ServerProcess("--parallel", "2", "--ctx-size", "8192", port=port) as server:
+    with ServerProcess("--parallel", "2", "--ctx-size", "8192", "--metrics", port=port) as server:
         yield server.url
 
 

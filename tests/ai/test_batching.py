@@ -21,6 +21,7 @@ from ai.nemotron.engines.base import SamplingParams
 from ai.nemotron.engines.llamacpp import LlamaCppEngine, LlamaCppSlot
 from ai.nemotron.errors import ServerError
 from ai.nemotron.generation import run_completion
+from ai.nemotron.guidance import Guide
 from ai.nemotron.launch import ServerProcess
 
 GREEDY = SamplingParams(temperature=0.0)
@@ -185,7 +186,7 @@ def test_greedy_grammar_checks_give_the_tokens_of_masking_first(
 
     fast = answer()
     monkeypatch.setattr(LlamaCppSlot, "_likeliest_allowed", lambda *a: None)
-    monkeypatch.setattr(LlamaCppSlot, "_allows", lambda *a: False)  # every step masks the vocabulary
+    monkeypatch.setattr(Guide, "allows", lambda *a: False)  # every step masks the vocabulary
     assert answer() == fast and fast
 
 
@@ -198,7 +199,7 @@ def test_metrics_show_the_slots_decoding_together() -> None:
         assert match, name
         return float(match.group(1))
 
-    server = ServerProcess("--parallel", "4", "--ctx-size", "2048")
+    server = ServerProcess("--parallel", "4", "--ctx-size", "2048", "--metrics")
     with server, httpx.Client(base_url=server.url, timeout=120) as c:
         before = value(c.get("/metrics").text, "n_decode_total")
 

@@ -164,7 +164,13 @@ class Engine(ABC):
 
     @abstractmethod
     def load(self) -> None:
-        """Load weights and tokenizer (slow; called once, in a worker thread)."""
+        """Load weights and tokenizer (slow; in a worker thread: at start-up, and again after :meth:`unload`)."""
+
+    def unload(self) -> None:
+        """Free the weights and caches until the next :meth:`load` (llama-server's sleep,
+        ``--sleep-idle-seconds``); only while no request runs. Engines that cannot say so
+        (NotSupportedError)."""
+        raise NotSupportedError(f"the {self.name} engine cannot unload its model (--sleep-idle-seconds)")
 
     @abstractmethod
     def new_slot(self) -> EngineSlot:

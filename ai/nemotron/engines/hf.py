@@ -13,20 +13,18 @@ allowed tokens, and once the grammar is complete only an end-of-generation token
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import llguidance
 import llguidance.hf
 import numpy as np
 import torch
 from llguidance import LLMatcher
-from llguidance.gbnf_to_lark import any_to_lark
 from pydantic import BaseModel, Field
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, PreTrainedTokenizerFast
 from transformers.cache_utils import DynamicLayer
@@ -47,9 +45,7 @@ from ai.nemotron.errors import (
     NotSupportedError,
     ServerError,
 )
-
-if TYPE_CHECKING:  # a TypedDict of llguidance's stubs only, not there at run time
-    from llguidance._lib import JsonCompileOptions
+from ai.nemotron.guidance import compile_grammar
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +69,6 @@ END_TOKEN_TEXTS = (
     "<|return|>",
 )
 # Compact JSON with the usual separators; a schema's own "x-guidance" options still override these.
-JSON_GRAMMAR_DEFAULTS: JsonCompileOptions = {
-    "whitespace_flexible": False,
-    "item_separator": ", ",
-    "key_separator": ": ",
-}
 
 
 class HFOptions(BaseModel):
@@ -569,13 +560,7 @@ class HFEngine(Engine):
         return self._loaded.plan.device
 
     def compile_constraint(self, constraint: Constraint) -> CompiledGrammar:
-        grammar = _llguidance_grammar(constraint)
-        is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, self._loaded.ll_tokenizer)
-        if is_error:
-            raise ConstraintError(f"{constraint.kind} constraint cannot be enforced: {messages[0].strip()}")
-        for message in messages:
-            log.warning("%s constraint: %s", constraint.kind, message)
-        return CompiledGrammar(kind=constraint.kind, grammar=grammar)
+        return CompiledGrammar(kind=constraint.kind, grammar=compile_grammar(constraint, self._loaded.ll_tokenizer))
 
     def new_guide(self, compiled: CompiledGrammar) -> _Guide:
         """A fresh grammar state for one request."""
@@ -605,25 +590,6 @@ class HFEngine(Engine):
             notes=list(plan.notes),
         )
         return health.model_dump()
-
-
-def _llguidance_grammar(constraint: Constraint) -> str:
-    """Translate a constraint into an llguidance grammar (not yet validated against the tokenizer)."""
-    value = constraint.value
-    try:
-        if constraint.kind == "json_schema":
-            return LLMatcher.grammar_from_json_schema(value, defaults=JSON_GRAMMAR_DEFAULTS)
-        if constraint.kind == "json_object":
-            return LLMatcher.grammar_from_json_schema({"type": "object"}, defaults=JSON_GRAMMAR_DEFAULTS)
-        if constraint.kind == "regex":
-            return LLMatcher.grammar_from_regex(value)
-        if constraint.kind == "choice":
-            return LLMatcher.grammar_from_lark("start: " + " | ".join(json.dumps(c) for c in value))
-        if constraint.kind == "grammar":
-            return LLMatcher.grammar_from_lark(any_to_lark(value))
-    except Exception as exc:  # the GBNF converter raises plain Exception for unknown rules
-        raise ConstraintError(f"{constraint.kind} constraint cannot be compiled: {exc}") from exc
-    raise ConstraintError(f"unsupported constraint kind {constraint.kind!r}")
 
 
 class HFSlot(EngineSlot):

@@ -1,9 +1,10 @@
 """The default engine: llama.cpp in-process through llama-cpp-python, for any GGUF file.
 
-Each slot is its own ``llama_cpp.Llama`` context (the weights are memory-mapped once by the OS), so
-slots share nothing but read-only weights. Constraints compile to GBNF and run in llama.cpp's own grammar
-sampler, which masks the candidates before the sampler chain draws, so every sampled token is allowed by
-the grammar; a grammar that allows none is a ConstraintError (llama.cpp itself would abort the process).
+The slots are the sequences of one batched llama.cpp context (:class:`BatchDecoder`), as llama-server's.
+Constraints compile to llguidance grammars (:mod:`ai.nemotron.guidance`, the HF engine's constraint engine
+too): the sampler chain draws, the step's grammar mask checks the token drawn, and only a refused token makes
+the chain draw again from the masked vocabulary (llama.cpp's ``common_sampler_sample``), so every sampled
+token is allowed by the grammar; a grammar that allows none is a ConstraintError.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 from llama_cpp._internals import LlamaContext, LlamaSampler, LlamaTokenDataArray
-from llama_cpp.llama_grammar import JSON_GBNF
+from llguidance import LLTokenizer
 
 from ai.nemotron.constraints import Constraint
 from ai.nemotron.engines.base import (
@@ -37,9 +38,8 @@ from ai.nemotron.engines.base import (
     logprobs_of,
     sampled_probs_of,
 )
-from ai.nemotron.engines.llamacpp_schema import schema_grammar
-from ai.nemotron.errors import ConstraintError, ContextOverflowError, ServerError
-from ai.nemotron.gbnf import check_nesting, choice_grammar, regex_grammar
+from ai.nemotron.errors import ContextOverflowError, ServerError
+from ai.nemotron.guidance import Guide, compile_grammar
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,11 @@ _FTYPE_NAMES = {
 
 @dataclass(frozen=True)
 class CompiledGrammar:
-    """A GBNF grammar llama.cpp has parsed once; each request gets a fresh sampler of it."""
+    """An llguidance grammar checked against this model's vocabulary; each request gets a fresh
+    :class:`~ai.nemotron.guidance.Guide` of it."""
 
-    gbnf: str
+    kind: str
+    grammar: str
 
 
 class LlamaCppSlot(EngineSlot):
@@ -70,8 +72,6 @@ class LlamaCppSlot(EngineSlot):
         self.seq_id = seq_id
         n_vocab = engine.main.n_vocab()
         self._candidates = LlamaTokenDataArray(n_vocab=n_vocab)
-        self._one_data = (llama_cpp.llama_token_data * 1)()  # one candidate: the grammar's check of a token
-        self._one = llama_cpp.llama_token_data_array(data=self._one_data, size=1, selected=-1, sorted=False)
         self._probs: tuple[int, bool] = (0, False)  # the running request's (n_probs, post_sampling_probs)
         self._bias: tuple[tuple[int, float], ...] = ()  # the running request's logit_bias
         self._greedy = False  # the running request decodes greedily (see _likeliest_allowed)
@@ -96,7 +96,7 @@ class LlamaCppSlot(EngineSlot):
         self.last_probs = None
         seed = params.seed if params.seed is not None else random.randrange(2**31)
         chain = _sampler_chain(self.engine.main, params, seed)
-        grammar = self.engine.grammar_sampler(constraint.gbnf) if constraint is not None else None
+        grammar = self.engine.new_guide(constraint) if constraint is not None else None
         request = decoder.start(self, prompt_tokens, chain, grammar)
         try:
             while True:
@@ -108,19 +108,16 @@ class LlamaCppSlot(EngineSlot):
         finally:
             decoder.finish(request)
             chain.close()
-            if grammar is not None:
-                llama_cpp.llama_sampler_free(grammar)
 
     def sample(self, request: _Request, index: int) -> tuple[int, TokenProbs | None]:
         """What llama.cpp's ``common_sampler_sample`` does (llama-server's sampling), grammar included, on
         the logits of batch position ``index``.
 
-        The chain samples first, unconstrained; the grammar then checks only the token drawn, and when it
-        allows it that token stands (grammar-based rejection sampling: one grammar check per token instead
-        of one per vocabulary entry, which is what made constrained decoding slow). Only when the grammar
-        refuses it are the candidates masked by the grammar and drawn again; a grammar that then leaves none
-        is a ConstraintError (llama.cpp's chain would take whatever it drew; its grammar sampler would abort
-        the process on it). Greedy decoding gives the same tokens either way.
+        The chain samples first, unconstrained; the grammar's mask for this step then checks the token drawn,
+        and when it allows it that token stands (rejection sampling: the chain runs over the masked vocabulary
+        only when needed). Only when the grammar refuses it are the candidates masked and drawn again; a
+        grammar that then leaves none is a ConstraintError (llama.cpp's chain would take whatever it drew).
+        Greedy decoding gives the same tokens either way (tested).
         """
         chain, grammar, cur = request.chain, request.grammar, self._candidates
         ctx = self.engine.decoder.ctx
@@ -133,9 +130,9 @@ class LlamaCppSlot(EngineSlot):
         cur_p = ctypes.byref(cur.candidates)
         llama_cpp.llama_sampler_apply(chain.sampler, cur_p)
         token = int(cur.candidates.data[cur.candidates.selected].id)
-        if grammar is not None and not self._allows(grammar, token):
+        if grammar is not None and not grammar.allows(token):
             fallback = self._likeliest_allowed(grammar, logits) if self._greedy else None
-            token = fallback if fallback is not None else self._masked(request, chain, grammar, logits)
+            token = fallback if fallback is not None else self._masked(chain, grammar, logits)
         probs = None
         if raw is not None:
             probs = logprobs_of(raw, token, n_probs)
@@ -143,44 +140,27 @@ class LlamaCppSlot(EngineSlot):
             kept = cur.candidates_data[: cur.candidates.size]
             probs = sampled_probs_of(np.asarray(kept["id"]), np.asarray(kept["p"]), token, n_probs)
         if grammar is not None:
-            llama_cpp.llama_sampler_accept(grammar, token)
+            grammar.accept(token)
         chain.accept(token)
         return token, probs
 
-    def _masked(
-        self, request: _Request, chain: LlamaSampler, grammar: llama_cpp.llama_sampler_p, logits: np.ndarray
-    ) -> int:
+    def _masked(self, chain: LlamaSampler, grammar: Guide, logits: np.ndarray) -> int:
         """The token the chain draws from the candidates the grammar allows (the whole vocabulary masked);
         a ConstraintError when it allows none."""
         cur = self._candidates
-        cur_p = ctypes.byref(cur.candidates)
-        cur.copy_logits(logits)
-        llama_cpp.llama_sampler_apply(grammar, cur_p)
-        if not np.isfinite(cur.candidates_data.logit).any():
-            done = self.engine.detokenize(request.evaluated[self.last_cache_n :])
-            raise ConstraintError(
-                "the grammar allows no token this model can produce next (after "
-                f"{done[-40:]!r}): it needs text no token spells, or it has no end"
-            )
-        llama_cpp.llama_sampler_apply(chain.sampler, cur_p)
+        cur.copy_logits(np.where(grammar.allowed(), logits, -np.inf).astype(np.float32))
+        llama_cpp.llama_sampler_apply(chain.sampler, ctypes.byref(cur.candidates))
         return int(cur.candidates.data[cur.candidates.selected].id)
 
-    def _likeliest_allowed(self, grammar: llama_cpp.llama_sampler_p, logits: np.ndarray) -> int | None:
+    def _likeliest_allowed(self, grammar: Guide, logits: np.ndarray) -> int | None:
         """Greedy decoding's answer under the grammar without masking the whole vocabulary: the likeliest of
         the GREEDY_CANDIDATES likeliest tokens that the grammar allows (one cheap check each), or None when
         it allows none of them (then the whole vocabulary is masked). The same token as masking first."""
         top = np.argpartition(-logits, GREEDY_CANDIDATES)[:GREEDY_CANDIDATES]
         for token in top[np.argsort(-logits[top], kind="stable")]:
-            if self._allows(grammar, int(token)):
+            if grammar.allows(int(token)):
                 return int(token)
         return None
-
-    def _allows(self, grammar: llama_cpp.llama_sampler_p, token: int) -> bool:
-        """Whether ``grammar``, in its current state, allows ``token`` next (a one-candidate check)."""
-        self._one_data[0] = llama_cpp.llama_token_data(token, 1.0, 0.0)
-        self._one.size, self._one.selected, self._one.sorted = 1, -1, False
-        llama_cpp.llama_sampler_apply(grammar, ctypes.byref(self._one))
-        return bool(np.isfinite(self._one_data[0].logit))
 
 
 class _Request:
@@ -192,7 +172,7 @@ class _Request:
         evaluated: list[int],
         pending: list[int],
         chain: LlamaSampler,
-        grammar: llama_cpp.llama_sampler_p | None,
+        grammar: Guide | None,
     ) -> None:
         self.slot = slot
         self.evaluated = evaluated  # the tokens in this sequence's KV cells, in order
@@ -236,12 +216,25 @@ class BatchDecoder:
         self._busy: set[int] = set()  # sequences in the step being decoded
         self.n_decode = 0  # llama_decode calls, and the sequences they held in all (for /metrics)
         self.n_busy_slots = 0
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="llama-batch", daemon=True)
         self._thread.start()
 
-    def start(
-        self, slot: LlamaCppSlot, prompt: list[int], chain: LlamaSampler, grammar: llama_cpp.llama_sampler_p | None
-    ) -> _Request:
+    def close(self) -> None:
+        """Stop the decoder thread and free the batch and the context's cells (the KV cache). Only when no
+        request is in the batch: a request still in it is a RuntimeError. Every slot's cache is emptied."""
+        with self._lock:
+            if self._active:
+                raise RuntimeError(f"{len(self._active)} request(s) still in the batch")
+            self._closed = True
+            self._lock.notify_all()
+        self._thread.join()
+        for slot in self._slots.values():
+            slot.cached_tokens = []
+        llama_cpp.llama_batch_free(self._batch)
+        self.context.close()
+
+    def start(self, slot: LlamaCppSlot, prompt: list[int], chain: LlamaSampler, grammar: Guide | None) -> _Request:
         """Join the batch: the slot will keep the cells of its cached prefix (``slot.last_cache_n`` tokens) and
         drop the rest. Decided under the lock, so that an eviction of idle caches cannot slip in between; the
         cells themselves are cut by the decoder thread (:meth:`_trim`), never while a decode runs."""
@@ -300,7 +293,9 @@ class BatchDecoder:
         while True:
             try:
                 with self._lock:
-                    self._lock.wait_for(self._ready)
+                    self._lock.wait_for(lambda: self._closed or self._ready())
+                    if self._closed:
+                        return
                     self._trim()
                     self._refuse_past_context()
                     ready = sorted(self._ready(), key=lambda r: len(r.pending) > 1)  # streams before prompts
@@ -463,8 +458,15 @@ class LlamaCppEngine(Engine):
         self.threads = threads or max(1, min(os.cpu_count() or 1, 8))
         self._main: llama_cpp.Llama | None = None
         self._pieces: list[bytes] = []
+        self._end_ids: frozenset[int] = frozenset()
+        self._ll_tokenizer: LLTokenizer | None = None
+        self._ll_lock = threading.Lock()
         self._embedder: llama_cpp.Llama | None = None  # a context of its own that outputs embeddings
         self._embed_lock = threading.Lock()
+        # kept across unload(), for what is answered while the model sleeps (/props, /health, /metrics)
+        self._metadata: dict[str, str] = {}
+        self._special: dict[str, str] = {}
+        self._decoded_before = (0, 0)  # decode counts of contexts freed by unload()
 
     def new_context(self) -> llama_cpp.Llama:
         """The model and a small context of its own: tokenizer, vocabulary and metadata (the slots decode in
@@ -495,6 +497,65 @@ class LlamaCppEngine(Engine):
             n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, True)
             pieces.append(buf.raw[: max(n, 0)])
         self._pieces = pieces
+        self._end_ids = frozenset(t for t in range(len(pieces)) if llama_cpp.llama_vocab_is_eog(vocab, t))
+        self._metadata = dict(self._main.metadata)
+
+        def text(token: int) -> str:
+            return pieces[token].decode("utf-8", errors="replace") if 0 <= token < len(pieces) else ""
+
+        self._special = {"bos_token": text(self._main.token_bos()), "eos_token": text(self._main.token_eos())}
+
+    def unload(self) -> None:
+        """Free the model, its batched context (the KV cache) and the embeddings context, as llama-server's
+        sleep does; :meth:`load` (and :meth:`load_embeddings`) bring them back. The slots stay (their caches
+        emptied), and so do what /props, /health and /metrics read. Only when no request is running: the
+        decoder refuses to close with one in its batch (RuntimeError)."""
+        with self._decoder_lock:
+            decoder, self._decoder = self._decoder, None
+            if decoder is not None:
+                try:
+                    decoder.close()
+                except RuntimeError:
+                    self._decoder = decoder
+                    raise
+                n_decode, n_busy = self._decoded_before
+                self._decoded_before = (n_decode + decoder.n_decode, n_busy + decoder.n_busy_slots)
+        with self._embed_lock:
+            if self._embedder is not None:
+                self._embedder.close()
+                self._embedder = None
+        with self._ll_lock:
+            self._ll_tokenizer = None  # it points into the vocabulary being freed
+        if self._main is not None:
+            self._main.close()
+            self._main = None
+
+    def _guidance_tokenizer(self, vocab: llama_cpp.llama_vocab_p, pieces: list[bytes]) -> LLTokenizer:
+        """llguidance's view of this vocabulary: each token's bytes, control tokens (and user-defined ones
+        written like ``<tag>``) marked with a leading 0xff so that no grammar spells them by accident, and
+        llama.cpp's own tokenizer for the grammar's literal strings (as ``llguidance.llamacpp`` builds it,
+        from the pieces already read instead of reading the vocabulary twice)."""
+        tokens = []
+        for token, piece in enumerate(pieces):
+            attr = llama_cpp.llama_vocab_get_attr(vocab, token)
+            special = attr & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL or (
+                attr & llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED and piece.startswith(b"<") and piece.endswith(b">")
+            )
+            tokens.append(b"\xff" + piece if special else piece)
+        tokenize = ctypes.cast(llama_cpp.llama_cpp._lib.llama_tokenize, ctypes.c_void_p).value
+        return LLTokenizer.from_llamacpp(  # type: ignore[attr-defined]
+            tokens=tokens, vocab_ptr=vocab, tokenize_fptr=tokenize, eos_token=sorted(self._end_ids) or None
+        )
+
+    @property
+    def ll_tokenizer(self) -> LLTokenizer:
+        """llguidance's tokenizer, built on the first constraint: ~0.5-0.7 s for a 49k vocabulary on this VM,
+        holding the GIL, so it is not paid at start-up (where it would delay /health) by a server that never
+        constrains anything."""
+        with self._ll_lock:
+            if self._ll_tokenizer is None:
+                self._ll_tokenizer = self._guidance_tokenizer(self.main._model.vocab, self._pieces)
+            return self._ll_tokenizer
 
     def load_embeddings(self, pooling: Pooling | None) -> Pooling:
         """A context of its own with llama.cpp's embeddings on (``--embedding``): the generation slots are
@@ -573,8 +634,10 @@ class LlamaCppEngine(Engine):
             return self._decoder
 
     def decode_counts(self) -> tuple[int, int]:
-        decoder = self._decoder
-        return (decoder.n_decode, decoder.n_busy_slots) if decoder is not None else (0, 0)
+        decoder, (n_decode, n_busy) = self._decoder, self._decoded_before
+        return (
+            (n_decode + decoder.n_decode, n_busy + decoder.n_busy_slots) if decoder is not None else (n_decode, n_busy)
+        )
 
     def new_slot(self) -> LlamaCppSlot:
         """The next slot: a sequence of the batched context; a ValueError once the context has no more."""
@@ -599,42 +662,22 @@ class LlamaCppEngine(Engine):
 
     @property
     def chat_template(self) -> str | None:
-        return self.main.metadata.get("tokenizer.chat_template")
+        return self._metadata.get("tokenizer.chat_template")
 
     @property
     def special_tokens(self) -> dict[str, str]:
-        def text(token: int) -> str:
-            return self._pieces[token].decode("utf-8", errors="replace") if 0 <= token < len(self._pieces) else ""
-
-        return {"bos_token": text(self.main.token_bos()), "eos_token": text(self.main.token_eos())}
+        return dict(self._special)
 
     def compile_constraint(self, constraint: Constraint) -> CompiledGrammar:
-        if constraint.kind == "json_schema":
-            gbnf = schema_grammar(constraint.value)
-        elif constraint.kind == "json_object":
-            gbnf = JSON_GBNF  # its root is a JSON object
-        elif constraint.kind == "choice":
-            gbnf = choice_grammar(constraint.value)
-        elif constraint.kind == "regex":
-            gbnf = regex_grammar(constraint.value)
-        else:
-            gbnf = constraint.value
-        what = "the GBNF grammar" if constraint.kind == "grammar" else f"the {constraint.kind} constraint's grammar"
-        check_nesting(gbnf, what)
-        # llama.cpp returns no sampler for a grammar it cannot parse: find that out before decoding.
-        llama_cpp.llama_sampler_free(self.grammar_sampler(gbnf, what))
-        return CompiledGrammar(gbnf)
+        return CompiledGrammar(constraint.kind, compile_grammar(constraint, self.ll_tokenizer))
 
-    def grammar_sampler(self, gbnf: str, what: str = "the grammar") -> llama_cpp.llama_sampler_p:
-        """A new llama.cpp grammar sampler (the caller frees it), or a ConstraintError."""
-        sampler = llama_cpp.llama_sampler_init_grammar(self.main._model.vocab, gbnf.encode(), b"root")
-        if not sampler:
-            raise ConstraintError(f"{what} failed to parse (llama.cpp GBNF syntax, with a 'root' rule)")
-        return sampler
+    def new_guide(self, compiled: CompiledGrammar) -> Guide:
+        """A fresh grammar state for one request."""
+        return Guide(self.ll_tokenizer, compiled.grammar, len(self._pieces), self._end_ids)
 
     def health_details(self) -> dict[str, Any]:
         gpu = bool(llama_cpp.llama_supports_gpu_offload())
-        ftype = _FTYPE_NAMES.get(int(self.main.metadata.get("general.file_type", -1)), "unknown")
+        ftype = _FTYPE_NAMES.get(int(self._metadata.get("general.file_type", -1)), "unknown")
         return {
             "device": "cuda:0" if gpu and self.gpu_layers else "cpu",
             "cuda_available": gpu,

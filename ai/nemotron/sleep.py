@@ -1,0 +1,104 @@
+"""Sleep mode, as llama-server's ``--sleep-idle-seconds``: after that many seconds without a request that needs
+the model, the model is unloaded (its weights, KV cache and embeddings context freed); the next such request
+reloads it before it is served. ``/health``, ``/props`` (``is_sleeping``), ``/models``, ``/metrics`` and
+``/slots`` answer from what was kept and never wake it; a CORS preflight does not either.
+
+One :class:`Sleeper` per server, driven by :class:`SleepMiddleware` (pure ASGI, so that a streamed answer
+counts as running until its last byte is sent) and by :meth:`Sleeper.watch`, a task of the server's lifespan.
+Unloading and loading run in a worker thread under one asyncio lock, which every waking request also takes:
+a request never meets a model that is being unloaded, and the model is unloaded only while no request runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Paths answered without the model: they neither wake it nor keep it awake (llama-server's list).
+READ_ONLY_PATHS = frozenset({"/health", "/v1/health", "/props", "/models", "/v1/models", "/metrics", "/slots"})
+
+Scope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+
+
+class Sleeper:
+    """Tracks requests that need the model and unloads it after ``idle_seconds`` without one.
+
+    ``unload`` and ``load`` are blocking callables (run in a worker thread); ``ready`` says whether the model has
+    loaded at all (nothing sleeps before the first load ends)."""
+
+    def __init__(
+        self, idle_seconds: float, unload: Callable[[], None], load: Callable[[], None], ready: Callable[[], bool]
+    ) -> None:
+        if idle_seconds <= 0:
+            raise ValueError(f"idle_seconds must be positive, got {idle_seconds}")
+        self.idle_seconds = idle_seconds
+        self.sleeping = False
+        self._unload, self._load, self._ready = unload, load, ready
+        self._running = 0
+        self._last = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def enter(self) -> None:
+        """A request that needs the model starts: wake the model first when it sleeps (the request waits for
+        the load; a failed load is raised to it and the model stays asleep)."""
+        async with self._lock:
+            if self.sleeping:
+                log.info("waking up: loading the model")
+                await asyncio.to_thread(self._load)
+                self.sleeping = False
+            self._running += 1
+
+    def leave(self) -> None:
+        """That request has finished (its answer sent, or its client gone)."""
+        self._running -= 1
+        self._last = time.monotonic()
+
+    async def sleep_if_idle(self) -> bool:
+        """Unload the model when it is loaded, idle for ``idle_seconds`` and no request runs; whether it did."""
+        if self.sleeping or self._running or not self._ready():
+            return False
+        if time.monotonic() - self._last < self.idle_seconds:
+            return False
+        async with self._lock:
+            if self.sleeping or self._running:
+                return False
+            log.info("idle for %.0f s: unloading the model until the next request", self.idle_seconds)
+            await asyncio.to_thread(self._unload)
+            self.sleeping = True
+            return True
+
+    async def watch(self) -> None:
+        """Check for idleness until cancelled (a few times per ``idle_seconds``, at least once a second)."""
+        while True:
+            await asyncio.sleep(min(1.0, self.idle_seconds / 4))
+            try:
+                await self.sleep_if_idle()
+            except Exception:  # a model that fails to unload stays loaded; the server goes on
+                log.exception("the model could not be unloaded")
+                self._last = time.monotonic()
+
+
+class SleepMiddleware:
+    """Wakes the model for every HTTP request except :data:`READ_ONLY_PATHS` and CORS preflights, and counts it
+    as running until its answer's last message is sent."""
+
+    def __init__(self, app: Any, sleeper: Sleeper) -> None:
+        self.app = app
+        self.sleeper = sleeper
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in READ_ONLY_PATHS or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        await self.sleeper.enter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.sleeper.leave()
