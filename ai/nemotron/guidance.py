@@ -62,25 +62,57 @@ _SCHEMAS = ("items", "additionalProperties", "not", "if", "then", "else", "conta
 _OPEN_KEYS = ("additionalProperties", "patternProperties", "unevaluatedProperties")
 
 
+_MIXES = ("allOf", "anyOf", "oneOf", "$ref")  # keys whose members llguidance merges with the object's own
+
+
+def _merged_refs(schema: Any, found: set[str]) -> set[str]:
+    """Names of ``$defs``/``definitions`` entries that a ``$ref`` beside other keys points to (they merge)."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and len(schema) > 1:
+            found.add(ref.rsplit("/", 1)[-1])
+        for value in schema.values():
+            _merged_refs(value, found)
+    elif isinstance(schema, list):
+        for value in schema:
+            _merged_refs(value, found)
+    return found
+
+
 def closed_objects(schema: Any) -> Any:
     """A copy of ``schema`` in which every object schema with ``properties`` and nothing said about other keys
     takes no other keys, as llama.cpp's JSON-schema converter (and so llama-server) writes it: a subset of what
     the schema allows, so every answer still validates, and a small model cannot pad an answer with keys of its
-    own (llguidance alone follows JSON Schema, where other keys are allowed)."""
+    own (llguidance alone follows JSON Schema, where other keys are allowed). An object that llguidance merges
+    with others (beside ``allOf``/``anyOf``/``oneOf``/``$ref``, a member of such a list under an object, a
+    definition a ``$ref`` with siblings points to) stays open: closing one side would forbid the other's keys."""
+    return _close(schema, _merged_refs(schema, set()), close_self=True)
+
+
+def _close(schema: Any, merged: set[str], *, close_self: bool) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = dict(schema)
+    has_properties = isinstance(out.get("properties"), dict)
     for key in _SCHEMA_MAPS:
         if isinstance(out.get(key), dict):
-            out[key] = {name: closed_objects(sub) for name, sub in out[key].items()}
+            defs = key in ("$defs", "definitions")
+            out[key] = {
+                name: _close(sub, merged, close_self=not (defs and name in merged)) for name, sub in out[key].items()
+            }
     for key in _SCHEMA_LISTS:
         if isinstance(out.get(key), list):
-            out[key] = [closed_objects(sub) for sub in out[key]]
+            out[key] = [_close(sub, merged, close_self=not has_properties) for sub in out[key]]
     for key in _SCHEMAS:
         if key in out:
             value = out[key]
-            out[key] = [closed_objects(v) for v in value] if isinstance(value, list) else closed_objects(value)
-    if isinstance(out.get("properties"), dict) and not any(key in out for key in _OPEN_KEYS):
+            out[key] = (
+                [_close(v, merged, close_self=True) for v in value]
+                if isinstance(value, list)
+                else _close(value, merged, close_self=True)
+            )
+    mixed = any(key in out for key in _MIXES)
+    if close_self and has_properties and not mixed and not any(key in out for key in _OPEN_KEYS):
         out["additionalProperties"] = False
     return out
 

@@ -135,10 +135,15 @@ class ServerState:
         log.info("model %s loaded with engine %s", self.engine.model_name, self.engine.name)
 
     def reload(self) -> None:
-        """Load the model again after :meth:`Engine.unload` (sleep mode): the slots and their pool stay."""
-        self.engine.load()
-        if self.settings.embedding:
-            self.pooling = self.engine.load_embeddings(self.settings.pooling)
+        """Load the model again after :meth:`Engine.unload` (sleep mode): the slots and their pool stay. A load
+        that fails partway frees what it made, so that the next try starts clean (nothing leaks per retry)."""
+        try:
+            self.engine.load()
+            if self.settings.embedding:
+                self.pooling = self.engine.load_embeddings(self.settings.pooling)
+        except BaseException:
+            self.engine.unload()
+            raise
 
     def require_ready(self) -> None:
         if self.status == "loading":
@@ -610,7 +615,13 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     if settings.sleep_idle_seconds > 0:
         if type(engine).unload is Engine.unload:
             raise ValueError(f"--sleep-idle-seconds: the {engine.name} engine cannot unload its model")
-        sleeper = Sleeper(settings.sleep_idle_seconds, engine.unload, state.reload, lambda: state.status == "ready")
+        sleeper = Sleeper(
+            settings.sleep_idle_seconds,
+            engine.unload,
+            state.reload,
+            lambda: state.status == "ready",
+            busy=lambda: bool(state.pool.processing or state.pool.deferred),
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -657,6 +668,9 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     @app.get("/health")
     @app.get("/v1/health")
     async def health() -> JSONResponse:
+        if sleeper is not None and sleeper.wake_error:
+            error = UnavailableError(f"Model failed to load: {sleeper.wake_error}")
+            return JSONResponse(error.body(), status_code=error.status_code)
         if state.status != "ready":
             try:
                 state.require_ready()

@@ -17,10 +17,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from starlette.responses import JSONResponse
+
 log = logging.getLogger(__name__)
 
 # Paths answered without the model: they neither wake it nor keep it awake (llama-server's list).
-READ_ONLY_PATHS = frozenset({"/health", "/v1/health", "/props", "/models", "/v1/models", "/metrics", "/slots"})
+READ_ONLY_PATHS = frozenset(
+    {"/health", "/v1/health", "/props", "/models", "/v1/models", "/metrics", "/slots"}
+    | {"/openapi.json", "/docs", "/redoc", "/favicon.ico"}  # the API's description and a browser's icon
+)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -34,13 +39,19 @@ class Sleeper:
     loaded at all (nothing sleeps before the first load ends)."""
 
     def __init__(
-        self, idle_seconds: float, unload: Callable[[], None], load: Callable[[], None], ready: Callable[[], bool]
+        self,
+        idle_seconds: float,
+        unload: Callable[[], None],
+        load: Callable[[], None],
+        ready: Callable[[], bool],
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         if idle_seconds <= 0:
             raise ValueError(f"idle_seconds must be positive, got {idle_seconds}")
         self.idle_seconds = idle_seconds
         self.sleeping = False
-        self._unload, self._load, self._ready = unload, load, ready
+        self._unload, self._load, self._ready, self._busy = unload, load, ready, busy
+        self.wake_error = ""  # why the last wake failed ("" once a load succeeds): /health is unhealthy meanwhile
         self._running = 0
         self._last = time.monotonic()
         self._lock = asyncio.Lock()
@@ -51,8 +62,12 @@ class Sleeper:
         async with self._lock:
             if self.sleeping:
                 log.info("waking up: loading the model")
-                await asyncio.to_thread(self._load)
-                self.sleeping = False
+                try:
+                    await asyncio.to_thread(self._load)
+                except Exception as exc:
+                    self.wake_error = f"{type(exc).__name__}: {exc}"
+                    raise
+                self.sleeping, self.wake_error = False, ""
             self._running += 1
 
     def leave(self) -> None:
@@ -62,15 +77,20 @@ class Sleeper:
 
     async def sleep_if_idle(self) -> bool:
         """Unload the model when it is loaded, idle for ``idle_seconds`` and no request runs; whether it did."""
-        if self.sleeping or self._running or not self._ready():
+        if self.sleeping or self._running or self._busy() or not self._ready():
             return False
         if time.monotonic() - self._last < self.idle_seconds:
             return False
         async with self._lock:
-            if self.sleeping or self._running:
+            if self.sleeping or self._running or self._busy():
                 return False
             log.info("idle for %.0f s: unloading the model until the next request", self.idle_seconds)
-            await asyncio.to_thread(self._unload)
+            try:
+                await asyncio.to_thread(self._unload)
+            except RuntimeError as exc:  # a slot still decoding after its client left: not idle yet
+                log.debug("not unloading yet: %s", exc)
+                self._last = time.monotonic()
+                return False
             self.sleeping = True
             return True
 
@@ -97,7 +117,12 @@ class SleepMiddleware:
         if scope["type"] != "http" or scope["path"] in READ_ONLY_PATHS or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        await self.sleeper.enter()
+        try:
+            await self.sleeper.enter()
+        except Exception as exc:  # the model could not be loaded again: a 503 in llama.cpp's shape, not a crash
+            body = {"error": {"code": 503, "message": f"Model failed to load: {exc}", "type": "unavailable_error"}}
+            await JSONResponse(body, status_code=503)(scope, receive, send)  # type: ignore[arg-type]
+            return
         try:
             await self.app(scope, receive, send)
         finally:

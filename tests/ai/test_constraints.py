@@ -313,6 +313,35 @@ def test_frigate_review_schema(checker: GrammarChecker) -> None:
             ['{"a": "x"}'],
         ),
         ({"type": "string", "format": "ipv4"}, ['"1.2.3.4"'], ['"1.2.3"']),
+        # objects merged by llguidance stay open (found by review: closing them made these unsatisfiable)
+        (
+            {
+                "properties": {"a": {"type": "integer"}},
+                "allOf": [{"properties": {"b": {"type": "integer"}}}],
+                "required": ["a", "b"],
+            },
+            ['{"a": 1, "b": 2}'],
+            ['{"a": 1}'],
+        ),
+        (
+            {
+                "properties": {"kind": {"type": "string"}},
+                "anyOf": [{"properties": {"n": {"type": "integer"}}, "required": ["n"]}],
+                "required": ["kind"],
+            },
+            ['{"kind": "x", "n": 1}'],
+            ['{"n": 1}'],
+        ),
+        (
+            {
+                "$defs": {"Base": {"properties": {"id": {"type": "integer"}}, "required": ["id"]}},
+                "$ref": "#/$defs/Base",
+                "properties": {"name": {"type": "string"}},
+                "required": ["name"],
+            },
+            ['{"id": 1, "name": "x"}'],
+            ['{"name": "x"}'],
+        ),
     ],
 )
 def test_schema_keywords_are_enforced(checker: GrammarChecker, schema_: dict, good: list[str], bad: list[str]) -> None:

@@ -154,3 +154,42 @@ def test_responses_input_tokens_counts_the_chat_prompt(sleepy: httpx.Client) -> 
     assert text.json()["input_tokens"] == chat.json()["input_tokens"] > 2
     bad = sleepy.post("/v1/responses/input_tokens", json={"input": [{"type": "function_call"}]})
     assert bad.status_code == 400 and "input.0" in bad.json()["error"]["message"]
+
+
+def test_a_failed_wake_is_a_503_and_unhealthy_until_a_load_succeeds() -> None:
+    """Found by review: a reload that fails (the model file gone) used to be a 500 that reset the connection
+    while /health said healthy."""
+    attempts: list[str] = []
+
+    def load() -> None:
+        attempts.append("load")
+        if len(attempts) == 1:
+            raise ValueError("Model path does not exist")
+
+    async def scenario() -> None:
+        sleeper = Sleeper(0.01, lambda: None, load, lambda: True)
+        sleeper.sleeping = True
+        with pytest.raises(ValueError, match="does not exist"):
+            await sleeper.enter()
+        assert sleeper.sleeping and "does not exist" in sleeper.wake_error
+        await sleeper.enter()
+        assert not sleeper.sleeping and sleeper.wake_error == ""
+        sleeper.leave()
+
+    asyncio.run(scenario())
+
+
+def test_the_sleeper_waits_while_a_slot_is_busy() -> None:
+    """Found by review: a slot still decoding after its client left is not idle."""
+    busy = [True]
+    unloaded: list[bool] = []
+
+    async def scenario() -> None:
+        sleeper = Sleeper(0.01, lambda: unloaded.append(True), lambda: None, lambda: True, busy=lambda: busy[0])
+        await asyncio.sleep(0.03)
+        assert not await sleeper.sleep_if_idle()
+        busy[0] = False
+        assert await sleeper.sleep_if_idle()
+
+    asyncio.run(scenario())
+    assert unloaded == [True]

@@ -467,6 +467,7 @@ class LlamaCppEngine(Engine):
         self._metadata: dict[str, str] = {}
         self._special: dict[str, str] = {}
         self._decoded_before = (0, 0)  # decode counts of contexts freed by unload()
+        self._counts_lock = threading.Lock()
 
     def new_context(self) -> llama_cpp.Llama:
         """The model and a small context of its own: tokenizer, vocabulary and metadata (the slots decode in
@@ -487,9 +488,16 @@ class LlamaCppEngine(Engine):
         return self._main
 
     def load(self) -> None:
+        if self._main is not None:  # a second load (after a failed one): free what is there first
+            self.unload()
         self._main = self.new_context()
         if self.parallel is not None:
-            self._decoder = BatchDecoder(self, self.parallel)
+            try:
+                self._decoder = BatchDecoder(self, self.parallel)
+            except BaseException:
+                self._main.close()
+                self._main = None
+                raise
         vocab = self._main._model.vocab
         pieces = []
         buf = (llama_cpp.ctypes.c_char * 256)()
@@ -511,15 +519,13 @@ class LlamaCppEngine(Engine):
         emptied), and so do what /props, /health and /metrics read. Only when no request is running: the
         decoder refuses to close with one in its batch (RuntimeError)."""
         with self._decoder_lock:
-            decoder, self._decoder = self._decoder, None
+            decoder = self._decoder
             if decoder is not None:
-                try:
-                    decoder.close()
-                except RuntimeError:
-                    self._decoder = decoder
-                    raise
-                n_decode, n_busy = self._decoded_before
-                self._decoded_before = (n_decode + decoder.n_decode, n_busy + decoder.n_busy_slots)
+                decoder.close()  # RuntimeError while a request is in its batch: nothing is freed then
+                with self._counts_lock:  # one step, so that /metrics never sees the counters go back
+                    n_decode, n_busy = self._decoded_before
+                    self._decoded_before = (n_decode + decoder.n_decode, n_busy + decoder.n_busy_slots)
+                    self._decoder = None
         with self._embed_lock:
             if self._embedder is not None:
                 self._embedder.close()
@@ -634,7 +640,8 @@ class LlamaCppEngine(Engine):
             return self._decoder
 
     def decode_counts(self) -> tuple[int, int]:
-        decoder, (n_decode, n_busy) = self._decoder, self._decoded_before
+        with self._counts_lock:
+            decoder, (n_decode, n_busy) = self._decoder, self._decoded_before
         return (
             (n_decode + decoder.n_decode, n_busy + decoder.n_busy_slots) if decoder is not None else (n_decode, n_busy)
         )
