@@ -15,9 +15,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +26,6 @@ READ_ONLY_PATHS = frozenset(
     {"/health", "/v1/health", "/props", "/models", "/v1/models", "/metrics", "/slots"}
     | {"/openapi.json", "/docs", "/redoc", "/favicon.ico"}  # the API's description and a browser's icon
 )
-
-Scope = dict[str, Any]
-Receive = Callable[[], Any]
-Send = Callable[[dict[str, Any]], Any]
 
 
 class Sleeper:
@@ -109,7 +105,7 @@ class SleepMiddleware:
     """Wakes the model for every HTTP request except :data:`READ_ONLY_PATHS` and CORS preflights, and counts it
     as running until its answer's last message is sent."""
 
-    def __init__(self, app: Any, sleeper: Sleeper) -> None:
+    def __init__(self, app: ASGIApp, sleeper: Sleeper) -> None:
         self.app = app
         self.sleeper = sleeper
 
@@ -121,7 +117,7 @@ class SleepMiddleware:
             await self.sleeper.enter()
         except Exception as exc:  # the model could not be loaded again: a 503 in llama.cpp's shape, not a crash
             body = {"error": {"code": 503, "message": f"Model failed to load: {exc}", "type": "unavailable_error"}}
-            await JSONResponse(body, status_code=503)(scope, receive, send)  # type: ignore[arg-type]
+            await JSONResponse(body, status_code=503)(scope, receive, send)
             return
         try:
             await self.app(scope, receive, send)
